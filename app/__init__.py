@@ -1,0 +1,1 @@
+"""CorrStudio application: entry points, CLI and the wiring of ``ui`` and ``core``."""

@@ -1,0 +1,38 @@
+"""Database engines: a project file path becomes SQLite (WAL, foreign keys, busy
+timeout); anything with ``://`` is used as a SQLAlchemy URL (e.g. PostgreSQL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def is_url(target: str | Path) -> bool:
+    """True when ``target`` is a database URL rather than a project file path."""
+    return "://" in str(target)
+
+
+def make_engine(target: str | Path) -> Engine:
+    """Engine for a project file path or a database URL."""
+    if is_url(target):
+        return create_engine(str(target), pool_pre_ping=True)
+    path = Path(target).expanduser().resolve()
+    engine = create_engine(
+        f"sqlite:///{path}",
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+    )
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.close()

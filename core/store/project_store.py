@@ -1,0 +1,292 @@
+"""The project store: open/create a project and the queries the app needs.
+
+Every mutating call is one committed transaction. Queries return plain records
+(:mod:`core.store.records`), never ORM objects.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import func, inspect, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.store import migrate
+from core.store.engine import is_url, make_engine
+from core.store.errors import ProjectError
+from core.store.records import CategoryInfo, KeypointRecord, ModelInfo, ModelKeypoints
+from core.store.schema import (
+    Annotator,
+    Category,
+    CorrespondenceSet,
+    Keypoint,
+    Model,
+    PointState,
+    ProjectInfo,
+    Role,
+)
+
+PROJECT_SUFFIX = ".corrstudio"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class ProjectStore:
+    """A CorrStudio project in a SQLite file or on a database server.
+
+    Use :meth:`open` for an existing project and :meth:`create` for a new one.
+    ``root`` is the folder relative mesh paths are resolved against (the project
+    file's folder for SQLite; the current folder, or ``root=``, for a URL).
+    """
+
+    def __init__(self, engine: Engine, target: str, root: Path) -> None:
+        self.engine = engine
+        self.target = target
+        self.root = root
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    # ----------------------------------------------------------------- opening
+    @classmethod
+    def open(cls, target: str | Path, root: Path | None = None) -> ProjectStore:
+        """Open an existing project; upgrade its schema to this version's head.
+
+        Raises:
+            ProjectError: naming the file/URL when it is missing, not a database,
+                not a CorrStudio project, or cannot be read.
+        """
+        label = str(target)
+        if not is_url(target):
+            path = Path(target).expanduser()
+            if not path.exists():
+                raise ProjectError(f"Project file not found: {path}")
+            if path.is_dir():
+                raise ProjectError(f"{path} is a folder, not a project file (*{PROJECT_SUFFIX})")
+            with path.open("rb") as fh:
+                head = fh.read(len(_SQLITE_MAGIC))
+            if head != _SQLITE_MAGIC:
+                raise ProjectError(
+                    f"{path} is not a CorrStudio project: the file is not a SQLite database"
+                )
+            root = root or path.resolve().parent
+            label = str(path)
+        engine = make_engine(target)
+        try:
+            tables = set(inspect(engine).get_table_names())
+            if "alembic_version" not in tables or "keypoint" not in tables:
+                raise ProjectError(f"{label} is not a CorrStudio project (no CorrStudio tables)")
+            migrate.upgrade(engine)
+        except ProjectError:
+            engine.dispose()
+            raise
+        except (DatabaseError, OperationalError, sqlite3.DatabaseError) as exc:
+            engine.dispose()
+            raise ProjectError(f"Cannot read project {label}: {_short(exc)}") from exc
+        return cls(engine, label, root or Path.cwd())
+
+    @classmethod
+    def create(cls, target: str | Path, name: str = "CorrStudio project",
+               root: Path | None = None) -> ProjectStore:
+        """Create a new project (a new SQLite file, or an empty database at a URL).
+
+        Raises:
+            ProjectError: when the file already exists or the database is not empty.
+        """
+        label = str(target)
+        if not is_url(target):
+            path = Path(target).expanduser()
+            if path.exists():
+                raise ProjectError(f"Cannot create project {path}: the file already exists")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            root = root or path.resolve().parent
+            label = str(path)
+        engine = make_engine(target)
+        try:
+            if "keypoint" in set(inspect(engine).get_table_names()):
+                raise ProjectError(f"Cannot create project at {label}: it already holds one")
+            migrate.upgrade(engine)
+            with Session(engine) as session, session.begin():
+                session.add(ProjectInfo(name=name, settings={}))
+        except ProjectError:
+            engine.dispose()
+            raise
+        except (DatabaseError, OperationalError) as exc:
+            engine.dispose()
+            raise ProjectError(f"Cannot create project {label}: {_short(exc)}") from exc
+        return cls(engine, label, root or Path.cwd())
+
+    def close(self) -> None:
+        """Release every connection (the SQLite file can then be moved or deleted)."""
+        self.engine.dispose()
+
+    def __enter__(self) -> ProjectStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def session(self) -> Session:
+        """A new ORM session (callers use ``with store.session() as s, s.begin():``)."""
+        return self._sessions()
+
+    # --------------------------------------------------------------- project
+    @property
+    def name(self) -> str:
+        with self.session() as s:
+            info = s.scalars(select(ProjectInfo).limit(1)).first()
+            return info.name if info else Path(self.target).stem
+
+    # --------------------------------------------------------------- writing
+    def add_category(self, name: str, shapenet_id: str | None = None) -> int:
+        """Add a category; returns its id."""
+        with self.session() as s, s.begin():
+            cat = Category(name=name, shapenet_id=shapenet_id)
+            s.add(cat)
+            s.flush()
+            return cat.id
+
+    def add_annotator(self, name: str, role: Role | str = Role.annotator) -> int:
+        """Add an annotator; returns its id."""
+        with self.session() as s, s.begin():
+            ann = Annotator(name=name, role=Role(role))
+            s.add(ann)
+            s.flush()
+            return ann.id
+
+    def add_models(self, category_id: int, models: Sequence[dict]) -> list[int]:
+        """Add models to a category in one transaction.
+
+        Each dict has ``name`` and optionally ``mesh_path`` (relative to ``root``),
+        ``content_hash``, ``n_vertices``, ``n_faces``, ``transform`` (4x4 lists).
+        Returns the new ids in order.
+        """
+        with self.session() as s, s.begin():
+            rows = [Model(category_id=category_id, **m) for m in models]
+            s.add_all(rows)
+            s.flush()
+            return [r.id for r in rows]
+
+    def add_sets(self, annotator_id: int, category_id: int,
+                 numbers: Iterable[tuple[int, str | None]]) -> dict[int, int]:
+        """Add an annotator's correspondence sets; returns number -> set id."""
+        with self.session() as s, s.begin():
+            rows = [CorrespondenceSet(annotator_id=annotator_id, category_id=category_id,
+                                      number=n, name=label) for n, label in numbers]
+            s.add_all(rows)
+            s.flush()
+            return {r.number: r.id for r in rows}
+
+    def add_keypoints(self, records: Sequence[KeypointRecord]) -> int:
+        """Insert keypoints in one transaction (all or nothing); returns the count."""
+        rows = []
+        for rec in records:
+            placed = not rec.absent
+            rows.append(dict(
+                model_id=rec.model_id, set_id=rec.set_id,
+                state=PointState.placed if placed else PointState.absent,
+                face_index=rec.face if placed else None,
+                w0=rec.bary[0] if placed else None, w1=rec.bary[1] if placed else None,
+                w2=rec.bary[2] if placed else None,
+                x=rec.xyz[0] if placed else None, y=rec.xyz[1] if placed else None,
+                z=rec.xyz[2] if placed else None,
+                r=rec.rgb[0], g=rec.rgb[1], b=rec.rgb[2], author_id=rec.author_id, version=1,
+            ))
+        with self.session() as s, s.begin():
+            if rows:
+                s.execute(Keypoint.__table__.insert(), rows)
+        return len(rows)
+
+    # --------------------------------------------------------------- queries
+    def categories(self) -> list[CategoryInfo]:
+        """Every category with model, set and placed-keypoint counts, by name."""
+        with self.session() as s:
+            n_models = dict(s.execute(
+                select(Model.category_id, func.count()).group_by(Model.category_id)).all())
+            n_sets = dict(s.execute(select(CorrespondenceSet.category_id, func.count())
+                                    .group_by(CorrespondenceSet.category_id)).all())
+            n_kp = dict(s.execute(
+                select(Model.category_id, func.count()).join(Keypoint, Keypoint.model_id == Model.id)
+                .where(Keypoint.state == PointState.placed).group_by(Model.category_id)).all())
+            cats = s.scalars(select(Category).order_by(Category.name)).all()
+            return [CategoryInfo(c.id, c.name, c.shapenet_id, n_models.get(c.id, 0),
+                                 n_sets.get(c.id, 0), n_kp.get(c.id, 0)) for c in cats]
+
+    def models(self, category: str | int) -> list[ModelInfo]:
+        """Models of a category (by name or id), sorted by name, with keypoint counts."""
+        with self.session() as s:
+            cat = self._category(s, category)
+            counts = dict(s.execute(
+                select(Keypoint.model_id, func.count()).join(Model, Model.id == Keypoint.model_id)
+                .where(Model.category_id == cat.id, Keypoint.state == PointState.placed)
+                .group_by(Keypoint.model_id)).all())
+            rows = s.scalars(select(Model).where(Model.category_id == cat.id)
+                             .order_by(Model.name)).all()
+            return [self._model_info(cat.name, m, counts.get(m.id, 0)) for m in rows]
+
+    def model(self, category: str | int, name: str) -> ModelInfo:
+        """One model by category and name. Raises KeyError naming both when missing."""
+        with self.session() as s:
+            cat = self._category(s, category)
+            m = s.scalars(select(Model).where(Model.category_id == cat.id,
+                                              Model.name == name)).first()
+            if m is None:
+                raise KeyError(f"No model {name!r} in category {cat.name!r}")
+            n = s.scalar(select(func.count()).select_from(Keypoint).where(
+                Keypoint.model_id == m.id, Keypoint.state == PointState.placed))
+            return self._model_info(cat.name, m, int(n or 0))
+
+    def keypoints_of_model(self, model_id: int) -> ModelKeypoints:
+        """Placed keypoints of a model as arrays, ordered by annotator then number."""
+        with self.session() as s:
+            rows = s.execute(
+                select(Keypoint.id, Keypoint.set_id, CorrespondenceSet.number, Annotator.name,
+                       Keypoint.face_index, Keypoint.w0, Keypoint.w1, Keypoint.w2,
+                       Keypoint.x, Keypoint.y, Keypoint.z, Keypoint.r, Keypoint.g, Keypoint.b)
+                .join(CorrespondenceSet, CorrespondenceSet.id == Keypoint.set_id)
+                .join(Annotator, Annotator.id == CorrespondenceSet.annotator_id)
+                .where(Keypoint.model_id == model_id, Keypoint.state == PointState.placed)
+                .order_by(Annotator.name, CorrespondenceSet.number)).all()
+        k = len(rows)
+        arr = np.array([r[4:] for r in rows], dtype=np.float64).reshape(k, 10)
+        return ModelKeypoints(
+            keypoint_ids=np.array([r[0] for r in rows], dtype=np.int64),
+            set_ids=np.array([r[1] for r in rows], dtype=np.int64),
+            numbers=np.array([r[2] for r in rows], dtype=np.int64),
+            annotators=tuple(r[3] for r in rows),
+            faces=arr[:, 0].astype(np.int64),
+            bary=arr[:, 1:4].copy(),
+            xyz=arr[:, 4:7].copy(),
+            rgb=arr[:, 7:10].astype(np.uint8),
+        )
+
+    # --------------------------------------------------------------- helpers
+    def resolve(self, mesh_path: str | None) -> Path | None:
+        """Absolute path of a stored mesh path (relative ones are under ``root``)."""
+        if mesh_path is None:
+            return None
+        p = Path(mesh_path)
+        return p if p.is_absolute() else self.root / p
+
+    def _model_info(self, category: str, m: Model, n_keypoints: int) -> ModelInfo:
+        transform = tuple(tuple(float(v) for v in row) for row in m.transform) \
+            if m.transform else None
+        return ModelInfo(m.id, category, m.name, self.resolve(m.mesh_path), m.n_vertices,
+                         m.n_faces, n_keypoints, transform)
+
+    @staticmethod
+    def _category(s: Session, category: str | int) -> Category:
+        stmt = select(Category).where(
+            Category.id == category if isinstance(category, int) else Category.name == category)
+        cat = s.scalars(stmt).first()
+        if cat is None:
+            raise KeyError(f"No category {category!r} in this project")
+        return cat
+
+
+def _short(exc: BaseException) -> str:
+    """First line of a database error, without SQLAlchemy's background link."""
+    text = str(getattr(exc, "orig", None) or exc)
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,179 @@
+"""ORM schema of a CorrStudio project (SQLAlchemy 2, typed declarative).
+
+One database holds one project: categories of models (meshes on disk, referenced
+by path and content hash), annotators, their correspondence sets and the
+keypoints they placed. A correspondence set is ``(annotator, category, number)``
+as in CorresPondenceNet; a model holds at most one keypoint per set.
+
+Keypoints follow KeypointNet's ``mesh_info``: a face index and barycentric
+weights ``(w0, w1, w2)`` on that face, plus the xyz position (model units,
+normalized frame) and an RGB color.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    """Current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+
+class Role(enum.StrEnum):
+    """What an annotator may do (enforced by the store API)."""
+
+    annotator = "annotator"
+    reviewer = "reviewer"
+    admin = "admin"
+
+
+class PointState(enum.StrEnum):
+    """Whether a keypoint was placed on the surface or marked absent on this model."""
+
+    placed = "placed"
+    absent = "absent"
+
+
+class ProjectInfo(Base):
+    """Single-row table naming the project."""
+
+    __tablename__ = "project"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Category(Base):
+    """An object category (e.g. ``chair``), optionally with its ShapeNet synset id."""
+
+    __tablename__ = "category"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    shapenet_id: Mapped[str | None] = mapped_column(String(20))
+
+    models: Mapped[list[Model]] = relationship(back_populates="category")
+
+
+class Model(Base):
+    """A mesh of a category. ``mesh_path`` is relative to the project file's folder
+    (or absolute); ``transform`` is the 4x4 matrix (row-major nested lists) that maps
+    the file's coordinates to the normalized frame."""
+
+    __tablename__ = "model"
+    __table_args__ = (UniqueConstraint("category_id", "name", name="uq_model_category_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    mesh_path: Mapped[str | None] = mapped_column(String(1000))
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    n_vertices: Mapped[int | None] = mapped_column(Integer)
+    n_faces: Mapped[int | None] = mapped_column(Integer)
+    transform: Mapped[list | None] = mapped_column(JSON)
+
+    category: Mapped[Category] = relationship(back_populates="models")
+
+
+class Annotator(Base):
+    """A person (or synthetic annotator) who places points."""
+
+    __tablename__ = "annotator"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=20),
+                                       default=Role.annotator)
+
+
+class Template(Base):
+    """A reference model an annotator keeps beside the working model (slots 1-6)."""
+
+    __tablename__ = "template"
+    __table_args__ = (
+        UniqueConstraint("annotator_id", "category_id", "slot", name="uq_template_slot"),
+        CheckConstraint("slot BETWEEN 1 AND 6", name="ck_template_slot"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotator.id", ondelete="CASCADE"))
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id", ondelete="CASCADE"))
+    slot: Mapped[int] = mapped_column(Integer)
+    model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"))
+
+
+class CorrespondenceSet(Base):
+    """Every point with the same (annotator, number) in a category (CPNet's set)."""
+
+    __tablename__ = "correspondence_set"
+    __table_args__ = (
+        UniqueConstraint("annotator_id", "category_id", "number", name="uq_set_number"),
+        CheckConstraint("number BETWEEN 0 AND 15", name="ck_set_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotator.id", ondelete="CASCADE"))
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str | None] = mapped_column(String(100))
+
+    annotator: Mapped[Annotator] = relationship()
+
+
+class Keypoint(Base):
+    """One point of a set on a model (KeypointNet ``mesh_info`` + xyz + rgb).
+
+    ``version`` is SQLAlchemy's version counter: an update from a stale copy
+    raises ``StaleDataError`` instead of silently overwriting a teammate's edit.
+    """
+
+    __tablename__ = "keypoint"
+    __table_args__ = (UniqueConstraint("model_id", "set_id", name="uq_keypoint_model_set"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"), index=True)
+    set_id: Mapped[int] = mapped_column(
+        ForeignKey("correspondence_set.id", ondelete="CASCADE"), index=True
+    )
+    state: Mapped[PointState] = mapped_column(
+        Enum(PointState, native_enum=False, length=10), default=PointState.placed
+    )
+    face_index: Mapped[int | None] = mapped_column(Integer)
+    w0: Mapped[float | None] = mapped_column(Float)
+    w1: Mapped[float | None] = mapped_column(Float)
+    w2: Mapped[float | None] = mapped_column(Float)
+    x: Mapped[float | None] = mapped_column(Float)
+    y: Mapped[float | None] = mapped_column(Float)
+    z: Mapped[float | None] = mapped_column(Float)
+    r: Mapped[int] = mapped_column(Integer, default=128)
+    g: Mapped[int] = mapped_column(Integer, default=128)
+    b: Mapped[int] = mapped_column(Integer, default=128)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("annotator.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}

@@ -1,0 +1,32 @@
+"""Run a function off the GUI thread and get its result back on the GUI thread.
+
+A thin layer over superqt's ``create_worker``: results and errors are delivered
+through Qt signals (queued to the GUI thread), so callbacks may touch widgets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from superqt.utils import create_worker
+
+
+def run_in_thread(fn: Callable[..., Any], *args: Any,
+                  on_done: Callable[[Any], None] | None = None,
+                  on_error: Callable[[BaseException], None] | None = None,
+                  on_yield: Callable[[Any], None] | None = None,
+                  **kwargs: Any):
+    """Start ``fn(*args, **kwargs)`` in a worker thread (generators yield progress).
+
+    Returns the superqt worker (callers may ``quit()`` it to cancel a generator).
+    """
+    worker = create_worker(fn, *args, _start_thread=False, **kwargs)
+    if on_done is not None:
+        worker.returned.connect(on_done)
+    if on_error is not None:
+        worker.errored.connect(on_error)
+    if on_yield is not None and hasattr(worker, "yielded"):
+        worker.yielded.connect(on_yield)
+    worker.start()
+    return worker
