@@ -30,6 +30,7 @@ class MainWindow(QMainWindow):
     def __init__(self, show_dialogs: bool = True, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("mainWindow")
+        self._closed = False
         self.setWindowTitle(WINDOW_TITLE)
         self.resize(1280, 800)
         self.errors = ErrorReporter(self, show_dialogs=show_dialogs)
@@ -158,7 +159,9 @@ class MainWindow(QMainWindow):
         s.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
-        self.save_layout()
-        self.controller.shutdown()
-        self.mesh_view.close()
+        if not self._closed:
+            self._closed = True
+            self.save_layout()
+            self.controller.shutdown()
+            self.mesh_view.close()
         super().closeEvent(event)

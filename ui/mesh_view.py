@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyvista as pv
-from pyvistaqt import QtInteractor
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from pyvistaqt import QtInteractor
 
 from core.model_scene import ModelScene
 from ui.palette import set_colors

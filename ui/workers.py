@@ -21,12 +21,11 @@ def run_in_thread(fn: Callable[..., Any], *args: Any,
 
     Returns the superqt worker (callers may ``quit()`` it to cancel a generator).
     """
-    worker = create_worker(fn, *args, _start_thread=False, **kwargs)
+    connect: dict[str, Callable] = {}
     if on_done is not None:
-        worker.returned.connect(on_done)
+        connect["returned"] = on_done
     if on_error is not None:
-        worker.errored.connect(on_error)
-    if on_yield is not None and hasattr(worker, "yielded"):
-        worker.yielded.connect(on_yield)
-    worker.start()
-    return worker
+        connect["errored"] = on_error  # given a handler, superqt does not re-raise
+    if on_yield is not None:
+        connect["yielded"] = on_yield
+    return create_worker(fn, *args, _connect=connect, _start_thread=True, **kwargs)

@@ -208,7 +208,8 @@ class ProjectStore:
             n_sets = dict(s.execute(select(CorrespondenceSet.category_id, func.count())
                                     .group_by(CorrespondenceSet.category_id)).all())
             n_kp = dict(s.execute(
-                select(Model.category_id, func.count()).join(Keypoint, Keypoint.model_id == Model.id)
+                select(Model.category_id, func.count())
+                .join(Keypoint, Keypoint.model_id == Model.id)
                 .where(Keypoint.state == PointState.placed).group_by(Model.category_id)).all())
             cats = s.scalars(select(Category).order_by(Category.name)).all()
             return [CategoryInfo(c.id, c.name, c.shapenet_id, n_models.get(c.id, 0),

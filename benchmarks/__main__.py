@@ -1,0 +1,43 @@
+"""``python -m benchmarks [name ...]``: run benchmarks and print one table.
+
+GUI benchmarks need a display; without one the runner re-runs itself under
+``xvfb-run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+
+from benchmarks import startup
+from benchmarks.table import format_table
+
+BENCHMARKS = {"startup": startup.run}
+NEEDS_DISPLAY = {"startup"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("names", nargs="*", choices=list(BENCHMARKS),
+                        help="benchmarks to run (default: all)")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    names = args.names or list(BENCHMARKS)
+    if NEEDS_DISPLAY & set(names) and not os.environ.get("DISPLAY"):
+        if shutil.which("xvfb-run") is None:
+            print("no display and no xvfb-run: install Xvfb (packaging/setup.sh does)",
+                  file=sys.stderr)
+            return 1
+        os.execvp("xvfb-run", ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24",
+                               sys.executable, "-m", "benchmarks", *sys.argv[1:]])
+    rows = []
+    for name in names:
+        rows += BENCHMARKS[name](repeat=args.repeat)
+    print(format_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
