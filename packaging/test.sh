@@ -14,7 +14,8 @@ lint-imports --no-cache
 artifacts="$CS_ROOT/test-artifacts"
 mkdir -p "$artifacts"
 scratch="$(mktemp -d)"
-trap 'rm -rf "$scratch"' EXIT
+source "$CS_ROOT/packaging/pg_test_server.sh" "$scratch"
+trap 'cs_pg_stop; rm -rf "$scratch"' EXIT
 export CORRSTUDIO_DATA_DIR="$scratch/data"
 export CORRSTUDIO_SETTINGS_DIR="$scratch/settings"
 export CORRSTUDIO_TEST_ARTIFACTS="$artifacts"

@@ -19,6 +19,7 @@ from ui.image_view import ImageView
 from ui.mesh_view import MeshView
 from ui.project_browser import ProjectBrowser
 from ui.project_controller import ProjectController
+from ui.resources import app_icon
 from ui.selection import Selection
 
 WINDOW_TITLE = "CorrStudio"
@@ -32,6 +33,7 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self._closed = False
         self.setWindowTitle(WINDOW_TITLE)
+        self.setWindowIcon(app_icon())
         self.resize(1280, 800)
         self.errors = ErrorReporter(self, show_dialogs=show_dialogs)
         self.selection = Selection(self)

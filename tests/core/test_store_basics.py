@@ -11,8 +11,8 @@ from core.store import KeypointRecord, ProjectError, ProjectStore, migrate
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = ProjectStore.create(tmp_path / "p.corrstudio", name="Test project")
+def store(db_target):
+    s = ProjectStore.create(db_target, name="Test project")
     yield s
     s.close()
 
@@ -31,9 +31,11 @@ def _fill(store: ProjectStore):
     return cat, ann, (m1, m2), sets
 
 
-def test_create_sets_sqlite_pragmas_and_head_revision(store, tmp_path):
+def test_create_sets_head_revision_and_sqlite_pragmas(store):
     assert store.name == "Test project"
     assert migrate.current_revision(store.engine) == migrate.head_revision()
+    if store.engine.dialect.name != "sqlite":
+        return
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
@@ -53,7 +55,7 @@ def test_keypoints_round_trip_and_counts(store):
     [cat] = store.categories()
     assert (cat.n_models, cat.n_sets, cat.n_keypoints) == (2, 2, 2)
     models = {m.name: m for m in store.models("chair")}
-    assert models["m1"].mesh_file == store.root / "meshes" / "m1.ply"
+    assert models["m1"].mesh_file == store.root / "meshes" / "m1.ply"  # relative to root
     assert str(models["m2"].mesh_file) == "/abs/m2.ply"
     assert models["m1"].n_keypoints == 2 and models["m2"].n_keypoints == 0
 
@@ -72,12 +74,18 @@ def test_set_number_must_be_0_to_15(store):
         store.add_sets(ann, cat, [(16, None)])
 
 
-def test_reopen_keeps_data(tmp_path):
-    path = tmp_path / "p.corrstudio"
-    with ProjectStore.create(path) as s:
+def test_reopen_keeps_data(db_target):
+    with ProjectStore.create(db_target) as s:
         _fill(s)
-    with ProjectStore.open(path) as s:
+    with ProjectStore.open(db_target) as s:
         assert [c.name for c in s.categories()] == ["chair"]
+        assert s.categories()[0].n_keypoints == 2
+
+
+def test_create_refuses_a_database_that_holds_a_project(db_target):
+    ProjectStore.create(db_target).close()
+    with pytest.raises(ProjectError, match="already"):
+        ProjectStore.create(db_target)
 
 
 def test_open_missing_file_names_it(tmp_path):
