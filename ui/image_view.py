@@ -33,6 +33,12 @@ class ImageView(QGraphicsView):
         self._item: QGraphicsPixmapItem | None = None
         self.path: str | None = None
         self.setToolTip("Drag to pan, wheel to zoom, F to fit")
+        self._show_placeholder()
+
+    def _show_placeholder(self) -> None:
+        text = self.scene().addText("No image\nFile > Import images (Ctrl+Shift+I)")
+        text.setDefaultTextColor(QColor("#8a9099"))
+        self.scene().setSceneRect(text.boundingRect())
 
     @property
     def zoom(self) -> float:

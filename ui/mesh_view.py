@@ -16,6 +16,7 @@ from ui.palette import set_colors
 
 BACKGROUND = "#1e2227"
 MESH_COLOR = "#c9cdd3"
+HOME_VIEW = (0.9, 0.55, 1.3)  # direction from the model to the camera
 
 
 class MeshView(QWidget):
@@ -45,8 +46,8 @@ class MeshView(QWidget):
         faces = np.hstack([np.full((scene.faces.shape[0], 1), 3, dtype=np.int64),
                            scene.faces]).ravel()
         mesh = pv.PolyData(scene.vertices, faces)
-        p.add_mesh(mesh, color=MESH_COLOR, smooth_shading=True, name="mesh",
-                   specular=0.2)
+        p.add_mesh(mesh, color=MESH_COLOR, smooth_shading=True, split_sharp_edges=True,
+                   name="mesh", specular=0.2)
         kp = scene.keypoints
         if len(kp):
             markers = pv.PolyData(kp.xyz).glyph(
@@ -58,10 +59,15 @@ class MeshView(QWidget):
         info = scene.info
         self.title.setText(f"{info.category} / {info.name}  —  {scene.faces.shape[0]:,} faces, "
                            f"{len(kp)} keypoints")
-        p.view_isometric()
-        p.reset_camera()
+        self.reset_camera()
         p.render()
         self.scene_shown.emit(info.category, info.name)
+
+    def reset_camera(self) -> None:
+        """Front-left-above view with +Y up (the models' frame: +Z front, +X left)."""
+        self.plotter.view_vector(HOME_VIEW, viewup=(0.0, 1.0, 0.0))
+        self.plotter.reset_camera()
+        self.plotter.camera.zoom(1.25)
 
     def close(self) -> bool:
         self.plotter.close()
