@@ -65,7 +65,13 @@ def iter_build_demo_project(out_dir: Path, seed: int = 0, n_models: int = 24,
             yield BuildStep(len(names), len(names), "Demo project ready")
         finally:
             store.close()
-        tmp.rename(out_dir)
+        try:
+            tmp.rename(out_dir)
+        except OSError:
+            if not (out_dir / DEMO_PROJECT_NAME).exists():
+                raise
+            # another process finished the same build first: keep theirs
+
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -82,12 +88,12 @@ def build_demo_project(out_dir: Path, seed: int = 0, n_models: int = 24,
 
 
 def ensure_demo_project(out_dir: Path, progress: Callable[[BuildStep], None] | None = None,
-                        ) -> Path:
+                        n_models: int = 24) -> Path:
     """The demo project file under ``out_dir``, building it first when missing."""
     project = Path(out_dir) / DEMO_PROJECT_NAME
     if project.exists():
         return project
-    return build_demo_project(out_dir, progress=progress)
+    return build_demo_project(out_dir, n_models=n_models, progress=progress)
 
 
 def _write_category(store, root: Path, category: DemoCategory) -> None:
@@ -111,13 +117,9 @@ def _write_category(store, root: Path, category: DemoCategory) -> None:
     cat_id = store.add_category(category.name, category.shapenet_id)
     model_ids = dict(zip((m.model_id for m in category.models),
                          store.add_models(cat_id, rows), strict=True))
-    known = {}
     rgb = _MATERIAL_RGB.get(category.name, (128, 128, 128))
     for ann in category.annotators:
-        ann_id = known.get(ann.name)
-        if ann_id is None:
-            ann_id = _annotator_id(store, ann.name)
-            known[ann.name] = ann_id
+        ann_id = store.ensure_annotator(ann.name)
         set_ids = store.add_sets(ann_id, cat_id, sorted(ann.convention.items()))
         store.add_keypoints([
             KeypointRecord(model_id=model_ids[kp.model_id], set_id=set_ids[kp.number],
@@ -129,16 +131,6 @@ def _write_category(store, root: Path, category: DemoCategory) -> None:
     gt_dir.mkdir(exist_ok=True)
     (gt_dir / f"{category.name}.json").write_text(
         json.dumps(ground_truth_document(category), indent=1, sort_keys=True) + "\n")
-
-
-def _annotator_id(store, name: str) -> int:
-    from sqlalchemy import select
-
-    from core.store.schema import Annotator
-
-    with store.session() as s:
-        existing = s.scalars(select(Annotator.id).where(Annotator.name == name)).first()
-    return existing if existing is not None else store.add_annotator(name)
 
 
 def ground_truth_document(category: DemoCategory) -> dict:

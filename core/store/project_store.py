@@ -156,6 +156,12 @@ class ProjectStore:
             s.flush()
             return ann.id
 
+    def ensure_annotator(self, name: str, role: Role | str = Role.annotator) -> int:
+        """Id of the annotator called ``name``, added with ``role`` when missing."""
+        with self.session() as s:
+            existing = s.scalars(select(Annotator.id).where(Annotator.name == name)).first()
+        return existing if existing is not None else self.add_annotator(name, role)
+
     def add_models(self, category_id: int, models: Sequence[dict]) -> list[int]:
         """Add models to a category in one transaction.
 
