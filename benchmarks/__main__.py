@@ -20,11 +20,15 @@ NEEDS_DISPLAY = {"startup"}
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
-    parser.add_argument("names", nargs="*", choices=list(BENCHMARKS),
-                        help="benchmarks to run (default: all)")
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help=f"benchmarks to run: {', '.join(BENCHMARKS)} (default: all)")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     names = args.names or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from "
+                     f"{', '.join(BENCHMARKS)}")
     if NEEDS_DISPLAY & set(names) and not os.environ.get("DISPLAY"):
         if shutil.which("xvfb-run") is None:
             print("no display and no xvfb-run: install Xvfb (packaging/setup.sh does)",
