@@ -26,10 +26,22 @@ def make_engine(target: str | Path) -> Engine:
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
     )
     event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
+def _sqlite_begin(conn) -> None:
+    """Emit BEGIN ourselves: IMMEDIATE for write transactions (execution option
+    ``sqlite_immediate``) so concurrent writers queue on the busy timeout instead of
+    failing when a read transaction tries to upgrade to a write."""
+    immediate = conn.get_execution_options().get("sqlite_immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # Let SQLAlchemy's "begin" event own transactions (pysqlite's implicit BEGIN is
+    # deferred and skips DDL); see the SQLAlchemy SQLite dialect notes.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON,
     CheckConstraint,
+    LargeBinary,
     DateTime,
     Enum,
     Float,
@@ -72,6 +73,7 @@ class Category(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     shapenet_id: Mapped[str | None] = mapped_column(String(20))
+    extra: Mapped[dict | None] = mapped_column(JSON)  # format extras, e.g. CPNet mean_distance
 
     models: Mapped[list[Model]] = relationship(back_populates="category")
 
@@ -124,12 +126,16 @@ class Template(Base):
 
 
 class CorrespondenceSet(Base):
-    """Every point with the same (annotator, number) in a category (CPNet's set)."""
+    """Every point with the same (annotator, number) in a category (CPNet's set).
+
+    CPNet annotators use numbers 0-15 (the annotation UI's 16 set keys); imported
+    KeypointNet semantic ids go higher, so the database only requires ``number >= 0``.
+    """
 
     __tablename__ = "correspondence_set"
     __table_args__ = (
         UniqueConstraint("annotator_id", "category_id", "number", name="uq_set_number"),
-        CheckConstraint("number BETWEEN 0 AND 15", name="ck_set_number"),
+        CheckConstraint("number >= 0", name="ck_set_number_nonneg"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -170,6 +176,8 @@ class Keypoint(Base):
     g: Mapped[int] = mapped_column(Integer, default=128)
     b: Mapped[int] = mapped_column(Integer, default=128)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("annotator.id", ondelete="SET NULL"))
+    point_index: Mapped[int | None] = mapped_column(Integer)  # index in the model's point cloud
+    source_order: Mapped[int | None] = mapped_column(Integer)  # position in the imported record
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
@@ -177,3 +185,47 @@ class Keypoint(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class AnnotationRecord(Base):
+    """Record-level data of one annotator on one model kept for faithful re-export
+    (e.g. KeypointNet ``symmetries``)."""
+
+    __tablename__ = "annotation_record"
+    __table_args__ = (
+        UniqueConstraint("model_id", "annotator_id", name="uq_record_model_annotator"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"))
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotator.id", ondelete="CASCADE"))
+    extra: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class ModelPointCloud(Base):
+    """A model's sampled surface points: ``points`` holds (n_points, 3) float32,
+    little-endian, row-major (KeypointNet pcd / CPNet ``point_clouds``)."""
+
+    __tablename__ = "model_point_cloud"
+
+    model_id: Mapped[int] = mapped_column(ForeignKey("model.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    n_points: Mapped[int] = mapped_column(Integer)
+    points: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class KeypointFlag(Base):
+    """A reviewer's flag on a keypoint (a likely mistake), open until resolved."""
+
+    __tablename__ = "keypoint_flag"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    keypoint_id: Mapped[int] = mapped_column(ForeignKey("keypoint.id", ondelete="CASCADE"),
+                                             index=True)
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("annotator.id",
+                                                               ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("annotator.id",
+                                                               ondelete="SET NULL"))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

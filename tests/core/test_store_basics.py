@@ -67,11 +67,12 @@ def test_one_keypoint_per_model_and_set(store):
     assert len(store.keypoints_of_model(m1)) == 2  # the failed batch wrote nothing
 
 
-def test_set_number_must_be_0_to_15(store):
+def test_set_numbers_are_non_negative(store):
     cat = store.add_category("mug")
     ann = store.add_annotator("bob")
+    assert store.add_sets(ann, cat, [(20, None)])  # KeypointNet semantic ids exceed 15
     with pytest.raises(Exception, match="(?i)check"):
-        store.add_sets(ann, cat, [(16, None)])
+        store.add_sets(ann, cat, [(-1, None)])
 
 
 def test_reopen_keeps_data(db_target):
