@@ -18,12 +18,12 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON,
     CheckConstraint,
-    LargeBinary,
     DateTime,
     Enum,
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     UniqueConstraint,
 )
