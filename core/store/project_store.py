@@ -7,8 +7,10 @@ Every mutating call is one committed transaction. Queries return plain records
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from sqlalchemy import func, inspect, select
@@ -18,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.store import migrate
 from core.store.engine import is_url, make_engine
-from core.store.errors import ProjectError
+from core.store.errors import ProjectError, StoreUnavailable
 from core.store.records import CategoryInfo, KeypointRecord, ModelInfo, ModelKeypoints
 from core.store.schema import (
     Annotator,
@@ -31,7 +33,9 @@ from core.store.schema import (
     Role,
 )
 
+T = TypeVar("T")
 PROJECT_SUFFIX = ".corrstudio"
+WRITE_ATTEMPTS = 6  # a busy SQLite file or a dropped server connection is retried
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -129,8 +133,37 @@ class ProjectStore:
         self.close()
 
     def session(self) -> Session:
-        """A new ORM session (callers use ``with store.session() as s, s.begin():``)."""
+        """A new ORM session for reading (``with store.session() as s:``)."""
         return self._sessions()
+
+    def write(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn(session)`` in one committed write transaction and return its result.
+
+        SQLite write transactions start with BEGIN IMMEDIATE (writers queue on the
+        busy timeout). A locked database, a serialization failure or a dropped server
+        connection is retried with backoff; when it persists, raises
+        :class:`StoreUnavailable` naming the project. Nothing is half-written: the
+        transaction commits whole or not at all.
+        """
+        delay = 0.05
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                with self.engine.connect().execution_options(sqlite_immediate=True) as conn:
+                    with conn.begin(), Session(bind=conn, expire_on_commit=False) as s:
+                        result = fn(s)
+                        s.flush()
+                    return result
+            except OperationalError as exc:
+                if not _retryable(exc):
+                    raise StoreUnavailable(
+                        f"Cannot write to project {self.target}: {_short(exc)}") from exc
+                if attempt == WRITE_ATTEMPTS - 1:
+                    raise StoreUnavailable(
+                        f"Project {self.target} stayed busy or unreachable after "
+                        f"{WRITE_ATTEMPTS} attempts: {_short(exc)}") from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        raise AssertionError("unreachable")
 
     # --------------------------------------------------------------- project
     @property
@@ -142,19 +175,23 @@ class ProjectStore:
     # --------------------------------------------------------------- writing
     def add_category(self, name: str, shapenet_id: str | None = None) -> int:
         """Add a category; returns its id."""
-        with self.session() as s, s.begin():
+        def op(s: Session) -> int:
             cat = Category(name=name, shapenet_id=shapenet_id)
             s.add(cat)
             s.flush()
             return cat.id
 
+        return self.write(op)
+
     def add_annotator(self, name: str, role: Role | str = Role.annotator) -> int:
         """Add an annotator; returns its id."""
-        with self.session() as s, s.begin():
+        def op(s: Session) -> int:
             ann = Annotator(name=name, role=Role(role))
             s.add(ann)
             s.flush()
             return ann.id
+
+        return self.write(op)
 
     def ensure_annotator(self, name: str, role: Role | str = Role.annotator) -> int:
         """Id of the annotator called ``name``, added with ``role`` when missing."""
@@ -169,21 +206,25 @@ class ProjectStore:
         ``content_hash``, ``n_vertices``, ``n_faces``, ``transform`` (4x4 lists).
         Returns the new ids in order.
         """
-        with self.session() as s, s.begin():
+        def op(s: Session) -> list[int]:
             rows = [Model(category_id=category_id, **m) for m in models]
             s.add_all(rows)
             s.flush()
             return [r.id for r in rows]
 
+        return self.write(op)
+
     def add_sets(self, annotator_id: int, category_id: int,
                  numbers: Iterable[tuple[int, str | None]]) -> dict[int, int]:
         """Add an annotator's correspondence sets; returns number -> set id."""
-        with self.session() as s, s.begin():
+        def op(s: Session) -> dict[int, int]:
             rows = [CorrespondenceSet(annotator_id=annotator_id, category_id=category_id,
                                       number=n, name=label) for n, label in numbers]
             s.add_all(rows)
             s.flush()
             return {r.number: r.id for r in rows}
+
+        return self.write(op)
 
     def add_keypoints(self, records: Sequence[KeypointRecord]) -> int:
         """Insert keypoints in one transaction (all or nothing); returns the count."""
@@ -200,9 +241,8 @@ class ProjectStore:
                 z=rec.xyz[2] if placed else None,
                 r=rec.rgb[0], g=rec.rgb[1], b=rec.rgb[2], author_id=rec.author_id, version=1,
             ))
-        with self.session() as s, s.begin():
-            if rows:
-                s.execute(Keypoint.__table__.insert(), rows)
+        if rows:
+            self.write(lambda s: s.execute(Keypoint.__table__.insert(), rows))
         return len(rows)
 
     # --------------------------------------------------------------- queries
@@ -291,6 +331,17 @@ class ProjectStore:
         if cat is None:
             raise KeyError(f"No category {category!r} in this project")
         return cat
+
+
+def _retryable(exc: OperationalError) -> bool:
+    """Locked/busy SQLite, PostgreSQL serialization failures and deadlocks, lost connections."""
+    if exc.connection_invalidated:
+        return True
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if code in ("40001", "40P01", "08006", "08003", "57P01"):
+        return True
+    text = str(exc.orig).lower() if exc.orig is not None else ""
+    return "locked" in text or "busy" in text
 
 
 def _short(exc: BaseException) -> str:
