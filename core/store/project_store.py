@@ -21,7 +21,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.store import migrate
 from core.store.engine import is_url, make_engine
 from core.store.errors import ProjectError, StoreUnavailable
-from core.store.records import CategoryInfo, KeypointRecord, ModelInfo, ModelKeypoints
+from core.store.records import (
+    ABSENT,
+    PLACED,
+    CategoryInfo,
+    CategorySets,
+    KeypointRecord,
+    ModelInfo,
+    ModelKeypoints,
+)
 from core.store.schema import (
     Annotator,
     Category,
@@ -308,6 +316,54 @@ class ProjectStore:
             xyz=arr[:, 4:7].copy(),
             rgb=arr[:, 7:10].astype(np.uint8),
         )
+
+    def category_sets(self, category: str | int) -> CategorySets:
+        """All sets of a category with every model's points, as dense arrays (one query
+        per table; see :class:`CategorySets`)."""
+        with self.session() as s:
+            cat = self._category(s, category)
+            models = s.execute(select(Model.id, Model.name).where(Model.category_id == cat.id)
+                               .order_by(Model.name)).all()
+            sets = s.execute(
+                select(CorrespondenceSet.id, Annotator.name, CorrespondenceSet.number,
+                       CorrespondenceSet.name)
+                .join(Annotator, Annotator.id == CorrespondenceSet.annotator_id)
+                .where(CorrespondenceSet.category_id == cat.id)
+                .order_by(Annotator.name, CorrespondenceSet.number)).all()
+            kp = Keypoint.__table__
+            rows = s.execute(
+                select(kp.c.model_id, kp.c.set_id, kp.c.id, kp.c.version, kp.c.state,
+                       kp.c.face_index, kp.c.w0, kp.c.w1, kp.c.w2, kp.c.x, kp.c.y, kp.c.z)
+                .join(Model.__table__, Model.__table__.c.id == kp.c.model_id)
+                .where(Model.__table__.c.category_id == cat.id)).all()
+            name = cat.name
+        m, n = len(models), len(sets)
+        row_of = {mid: i for i, (mid, _) in enumerate(models)}
+        col_of = {sid: j for j, (sid, *_rest) in enumerate(sets)}
+        state = np.zeros((m, n), dtype=np.int8)
+        keypoint_ids = np.full((m, n), -1, dtype=np.int64)
+        versions = np.zeros((m, n), dtype=np.int64)
+        faces = np.full((m, n), -1, dtype=np.int64)
+        geo = np.full((m, n, 6), np.nan)
+        for r in rows:
+            i, j = row_of[r[0]], col_of[r[1]]
+            keypoint_ids[i, j], versions[i, j] = r[2], r[3]
+            if r[4] == "placed":
+                state[i, j] = PLACED
+                faces[i, j] = r[5] if r[5] is not None else -1
+                geo[i, j] = [np.nan if v is None else v for v in r[6:12]]
+            else:
+                state[i, j] = ABSENT
+        return CategorySets(
+            category=name,
+            model_ids=np.array([r[0] for r in models], dtype=np.int64),
+            model_names=tuple(r[1] for r in models),
+            set_ids=np.array([r[0] for r in sets], dtype=np.int64),
+            set_annotators=tuple(r[1] for r in sets),
+            set_numbers=np.array([r[2] for r in sets], dtype=np.int64),
+            set_names=tuple(r[3] for r in sets),
+            state=state, keypoint_ids=keypoint_ids, versions=versions, faces=faces,
+            bary=geo[:, :, :3].copy(), xyz=geo[:, :, 3:].copy())
 
     # --------------------------------------------------------------- helpers
     def resolve(self, mesh_path: str | None) -> Path | None:

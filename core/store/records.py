@@ -85,3 +85,49 @@ class ModelKeypoints:
 
     def __len__(self) -> int:
         return int(self.keypoint_ids.shape[0])
+
+
+MISSING, PLACED, ABSENT = 0, 1, 2  # values of CategorySets.state
+
+
+@dataclass(frozen=True)
+class CategorySets:
+    """Every correspondence set of a category as dense arrays (M models x S sets).
+
+    Attributes:
+        category: the category name.
+        model_ids: (M,) int64 database ids, models sorted by name.
+        model_names: M model names.
+        set_ids: (S,) int64, sets sorted by (annotator, number).
+        set_annotators: S annotator names.
+        set_numbers: (S,) int64 set numbers.
+        set_names: S optional set names.
+        state: (M, S) int8: 0 missing, 1 placed, 2 absent (the progress matrix).
+        keypoint_ids: (M, S) int64, -1 where there is no row.
+        versions: (M, S) int64, 0 where there is no row.
+        faces: (M, S) int64, -1 where not placed.
+        bary: (M, S, 3) float64 barycentric weights, NaN where not placed.
+        xyz: (M, S, 3) float64 positions in normalized model units, NaN where not placed.
+    """
+
+    category: str
+    model_ids: np.ndarray
+    model_names: tuple[str, ...]
+    set_ids: np.ndarray
+    set_annotators: tuple[str, ...]
+    set_numbers: np.ndarray
+    set_names: tuple[str | None, ...]
+    state: np.ndarray
+    keypoint_ids: np.ndarray
+    versions: np.ndarray
+    faces: np.ndarray
+    bary: np.ndarray
+    xyz: np.ndarray
+
+    def progress(self, annotator: str | None = None) -> tuple[int, int, int]:
+        """(placed, absent, missing) counts, optionally for one annotator's sets."""
+        cols = slice(None) if annotator is None else np.array(
+            [a == annotator for a in self.set_annotators], dtype=bool)
+        block = self.state[:, cols]
+        return (int((block == PLACED).sum()), int((block == ABSENT).sum()),
+                int((block == MISSING).sum()))

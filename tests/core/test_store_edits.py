@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from sqlalchemy import text
 
@@ -162,3 +163,24 @@ def test_unknown_annotator(project):
     store, *_ = project
     with pytest.raises(NotFound, match="No annotator 'zoe'"):
         KeypointEditor(store, "zoe")
+
+
+def test_category_sets_arrays_and_progress(project):
+    store, cat, (m1, m2), sets, _ = project
+    alice = KeypointEditor(store, "alice")
+    alice.place(m1, sets[0], **P1)
+    alice.place(m2, sets[1], **P2)
+    alice.mark_absent(m2, sets[0])
+    bob_sets = store.add_sets(store.ensure_annotator("bob"), cat, [(5, None)])
+    KeypointEditor(store, "bob").place(m1, bob_sets[5], **P2)
+    cs = store.category_sets("chair")
+    assert cs.model_names == ("m1", "m2")
+    assert list(zip(cs.set_annotators, cs.set_numbers.tolist(), strict=True)) == [
+        ("alice", 0), ("alice", 1), ("bob", 5)]
+    assert cs.state.tolist() == [[1, 0, 1], [2, 1, 0]]
+    assert cs.xyz[0, 0].tolist() == list(P1["xyz"]) and cs.faces[1, 1] == P2["face"]
+    assert np.isnan(cs.xyz[1, 0]).all() and cs.faces[1, 0] == -1
+    assert cs.bary[1, 1].tolist() == list(P2["bary"])
+    assert cs.progress() == (3, 1, 2)
+    assert cs.progress("alice") == (2, 1, 1)
+    assert cs.set_names[:2] == ("seat", "leg")
