@@ -95,6 +95,7 @@ class KeypointEditor:
         ``expected_version``; without it, or with a stale one, raises ConflictError.
         """
         _check_point(face, bary, xyz)
+        model_id, set_id = int(model_id), int(set_id)
 
         def op(s: Session) -> KeypointChange:
             self._require_set_owner(s, set_id)
@@ -120,6 +121,7 @@ class KeypointEditor:
              ) -> KeypointChange:
         """Move a point along the surface to a new face/weights/xyz."""
         _check_point(face, bary, xyz)
+        keypoint_id = int(keypoint_id)
 
         def op(s: Session) -> KeypointChange:
             current = _state_by_id(s, keypoint_id)
@@ -136,6 +138,7 @@ class KeypointEditor:
     def mark_absent(self, model_id: int, set_id: int,
                     expected_version: int | None = None) -> KeypointChange:
         """Record that the set's part is absent on this model (replaces a placed point)."""
+        model_id, set_id = int(model_id), int(set_id)
 
         def op(s: Session) -> KeypointChange:
             self._require_set_owner(s, set_id)
@@ -157,6 +160,7 @@ class KeypointEditor:
 
     def delete(self, keypoint_id: int, expected_version: int) -> KeypointChange:
         """Delete a point (placed or absent marker)."""
+        keypoint_id = int(keypoint_id)
 
         def op(s: Session) -> KeypointChange:
             current = _state_by_id(s, keypoint_id)
@@ -315,7 +319,7 @@ class KeypointEditor:
 
     # ---------------------------------------------------------------- helpers
     def _require_set_owner(self, s: Session, set_id: int) -> CorrespondenceSet:
-        row = s.get(CorrespondenceSet, set_id)
+        row = s.get(CorrespondenceSet, int(set_id))
         if row is None:
             raise NotFound(f"No correspondence set {set_id} in project {self.store.target}")
         if self.actor.role != Role.admin and row.annotator_id != self.actor.id:
@@ -341,7 +345,7 @@ def _check_point(face: int, bary, xyz) -> None:
 
 
 def _require_model(s: Session, model_id: int) -> None:
-    if s.get(Model, model_id) is None:
+    if s.get(Model, int(model_id)) is None:
         raise NotFound(f"No model {model_id} in this project")
 
 
