@@ -34,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--models", type=int, default=24, help="models per category (default 24)")
     demo.add_argument("--force", action="store_true", help="replace an existing demo folder")
 
+    from app import io_commands
+
+    io_commands.add_parsers(sub)
+
     info = sub.add_parser("info", help="print a project's categories and counts")
     info.add_argument("--project", dest="info_project", metavar="P",
                       help="project file or database URL (default: the demo project)")
@@ -46,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         return _cmd_demo(args)
     if args.command == "info":
         return _cmd_info(args.info_project or args.project)
+    if args.command in ("import", "export"):
+        from app import io_commands
+
+        return (io_commands.run_import if args.command == "import"
+                else io_commands.run_export)(args)
     from app.gui import run_gui
 
     return run_gui(project=args.project, select=args.select, screenshot=args.screenshot,
