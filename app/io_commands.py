@@ -6,6 +6,7 @@ Imports are all-or-nothing (one transaction); errors name the file, record and f
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -30,7 +31,8 @@ def add_parsers(sub) -> None:
     exp = sub.add_parser("export", help="export a category's annotations",
                          description="Export a category (or, for 'bundle', the whole project).")
     exp.add_argument("format", choices=EXPORT_FORMATS,
-                     help="keypointnet: JSON file; cpnet: folder for <class_id>.h5 and "
+                     help="keypointnet: JSON file (one per annotator, <out>_<annotator>.json, "
+                          "when several); cpnet: folder for <class_id>.h5 and "
                           "mean distances; pp: MeshLab PickedPoints, slicer: 3D Slicer "
                           ".mrk.json (folders, one file per annotator and model); bundle: "
                           "native JSON of the whole project")
@@ -93,6 +95,15 @@ def run_export(args: argparse.Namespace) -> int:
             from core.store.bundle_io import export_bundle
 
             bundle = export_bundle(store, args.category, args.annotator)
+            if args.format == "cpnet":  # one point cloud per model, sets as columns
+                from core.store.bundle_io import flatten_sets, with_point_clouds
+
+                bundle = with_point_clouds(store, bundle)
+                bundle, columns = flatten_sets(bundle, f"cpnet_{args.category}")
+                args.out.mkdir(parents=True, exist_ok=True)
+                (args.out / f"{args.category}_sets.json").write_text(json.dumps(
+                    [{"column": c, "annotator": a, "number": n}
+                     for c, (a, n) in enumerate(columns)], indent=1) + "\n")
             written = _write(args.format, bundle, args.out)
         except (FormatError, ProjectError, KeyError, OSError) as exc:
             return _fail("export", exc)
@@ -137,8 +148,19 @@ def _write(fmt: str, bundle, out: Path) -> list[Path]:
         from core.formats.keypointnet import write_keypointnet
 
         placed = _without_absent(bundle)
-        write_keypointnet([placed], out)
-        return [out]
+        names = sorted({a.annotator for a in placed.annotations})
+        if len(names) <= 1:
+            write_keypointnet([placed], out)
+            return [out]
+        from dataclasses import replace
+
+        written = []  # KeypointNet holds one annotator per file: one file each
+        for name in names:
+            path = out.with_name(f"{out.stem}_{name}{out.suffix or '.json'}")
+            write_keypointnet([replace(placed, annotations=tuple(
+                a for a in placed.annotations if a.annotator == name))], path)
+            written.append(path)
+        return written
     if fmt == "cpnet":
         from core.formats.cpnet import write_cpnet
 

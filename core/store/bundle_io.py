@@ -292,3 +292,70 @@ def _point_record(r) -> PointRecord:
         rgb=(r[11], r[12], r[13]),
         point_index=r[14],
         absent=not placed)
+
+
+def with_point_clouds(store: ProjectStore, bundle: AnnotationBundle, n_points: int = 2048,
+                      seed: int = 0) -> AnnotationBundle:
+    """Give every model without a stored point cloud one sampled from its mesh (in the
+    normalized frame, ``n_points`` area-weighted samples, seeded), with the bundle's
+    placed keypoints inserted; their ``point_index`` is set accordingly.
+
+    Raises FormatError naming the model when it has neither a point cloud nor a mesh.
+    """
+    from dataclasses import replace
+
+    from core.geometry.mesh import MeshError, apply_transform, load_mesh
+    from core.geometry.sampling import insert_keypoints, sample_surface
+
+    transforms = {m.name: m.transform for m in store.models(bundle.category)}
+    by_model = defaultdict(list)
+    for i, ann in enumerate(bundle.annotations):
+        by_model[ann.model].append(i)
+    annotations = list(bundle.annotations)
+    entries = []
+    for entry in bundle.models:
+        if entry.point_cloud is not None:
+            entries.append(entry)
+            continue
+        if not entry.mesh_path:
+            raise FormatError(bundle.category, f"model {entry.name!r} has neither a point "
+                              "cloud nor a mesh to sample one from")
+        try:
+            mesh = load_mesh(entry.mesh_path)
+        except MeshError as exc:
+            raise FormatError(entry.mesh_path, str(exc)) from exc
+        vertices = mesh.vertices
+        if transforms.get(entry.name) is not None:
+            vertices = apply_transform(np.asarray(transforms[entry.name]), vertices)
+        sample = sample_surface(vertices, mesh.faces, n_points, seed)
+        slots = [(i, j) for i in by_model[entry.name]
+                 for j, p in enumerate(annotations[i].points) if not p.absent and p.xyz]
+        if slots:
+            xyz = np.array([annotations[i].points[j].xyz for i, j in slots])
+            sample, index = insert_keypoints(sample, xyz)
+            for (i, j), k in zip(slots, index.tolist(), strict=True):
+                points = list(annotations[i].points)
+                points[j] = replace(points[j], point_index=int(k))
+                annotations[i] = replace(annotations[i], points=tuple(points))
+        entries.append(replace(entry, point_cloud=sample.points.astype(np.float32)))
+    return replace(bundle, models=tuple(entries), annotations=tuple(annotations))
+
+
+def flatten_sets(bundle: AnnotationBundle, annotator: str) -> tuple[AnnotationBundle,
+                                                                     list[tuple[str, int]]]:
+    """Merge every annotator's sets into one numbering (for single-annotator formats such
+    as CPNet, whose columns are sets): set (annotator, number) becomes column ``c`` in
+    the order of sorted (annotator, number). Returns the new bundle and the columns."""
+    from dataclasses import replace
+
+    columns = sorted({(a.annotator, p.number) for a in bundle.annotations for p in a.points})
+    column_of = {key: c for c, key in enumerate(columns)}
+    merged = defaultdict(list)
+    for ann in bundle.annotations:
+        merged[ann.model] += [replace(p, number=column_of[(ann.annotator, p.number)])
+                              for p in ann.points]
+    annotations = tuple(ModelAnnotation(m.name, annotator, tuple(merged[m.name]))
+                        for m in bundle.models if merged.get(m.name))
+    names = {(annotator, c): bundle.set_names.get(key, f"{key[0]}:{key[1]}")
+             for key, c in column_of.items()}
+    return replace(bundle, annotations=annotations, set_names=names), columns
