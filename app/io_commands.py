@@ -24,7 +24,8 @@ def add_parsers(sub) -> None:
     imp.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     imp.add_argument("--project", dest="io_project", required=True, metavar="P",
                      help="project file or database URL")
-    imp.add_argument("--create", action="store_true", help="create the project if missing")
+    imp.add_argument("--create", action="store_true",
+                     help="create the project if the file is missing or the database empty")
     imp.add_argument("--annotator", help="annotator name (default: from the file name)")
     imp.add_argument("--category", help="category name (default: from the ShapeNet class id)")
 
@@ -115,11 +116,8 @@ def run_export(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------- helpers
 def _open(target: str, create: bool):
     from core.store import ProjectStore
-    from core.store.engine import is_url
 
-    if create and not is_url(target) and not Path(target).expanduser().exists():
-        return ProjectStore.create(target, Path(target).stem)
-    return ProjectStore.open(target)
+    return ProjectStore.open_or_create(target) if create else ProjectStore.open(target)
 
 
 def _read(fmt: str, path: Path, annotator: str | None):

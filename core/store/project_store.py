@@ -70,7 +70,7 @@ class ProjectStore:
             ProjectError: naming the file/URL when it is missing, not a database,
                 not a CorrStudio project, or cannot be read.
         """
-        label = str(target)
+        label = display_name(target)
         if not is_url(target):
             path = Path(target).expanduser()
             if not path.exists():
@@ -107,7 +107,7 @@ class ProjectStore:
         Raises:
             ProjectError: when the file already exists or the database is not empty.
         """
-        label = str(target)
+        label = display_name(target)
         if not is_url(target):
             path = Path(target).expanduser()
             if path.exists():
@@ -129,6 +129,24 @@ class ProjectStore:
             engine.dispose()
             raise ProjectError(f"Cannot create project {label}: {_short(exc)}") from exc
         return cls(engine, label, root or Path.cwd())
+
+    @classmethod
+    def open_or_create(cls, target: str | Path, name: str | None = None) -> ProjectStore:
+        """Open the project, creating it when the file is missing or the database empty."""
+        if is_url(target):
+            engine = make_engine(target)
+            try:
+                empty = not inspect(engine).get_table_names()
+            except (DatabaseError, OperationalError) as exc:
+                raise ProjectError(f"Cannot reach {display_name(target)}: {_short(exc)}") \
+                    from exc
+            finally:
+                engine.dispose()
+            if empty:
+                return cls.create(target, name or "CorrStudio project")
+        elif not Path(target).expanduser().exists():
+            return cls.create(target, name or Path(target).stem)
+        return cls.open(target)
 
     def close(self) -> None:
         """Release every connection (the SQLite file can then be moved or deleted)."""
@@ -387,6 +405,18 @@ class ProjectStore:
         if cat is None:
             raise KeyError(f"No category {category!r} in this project")
         return cat
+
+
+def display_name(target: str | Path) -> str:
+    """A project file path, or a database URL with its password masked (for messages)."""
+    if not is_url(target):
+        return str(target)
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(str(target)).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL: say so without echoing it
+        return "<invalid database URL>"
 
 
 def _retryable(exc: OperationalError) -> bool:

@@ -129,3 +129,26 @@ def test_create_refuses_existing_file(tmp_path):
     with pytest.raises(ProjectError, match="already exists"):
         ProjectStore.create(path)
     assert path.read_text() == "keep me"
+
+
+def test_open_or_create(db_target):
+    with ProjectStore.open_or_create(db_target, "first") as s:
+        assert s.name == "first"
+        s.add_category("mug")
+    with ProjectStore.open_or_create(db_target, "second") as s:
+        assert s.name == "first" and [c.name for c in s.categories()] == ["mug"]
+
+
+def test_unreachable_server_is_a_clear_error():
+    url = "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=3"
+    with pytest.raises(ProjectError, match="127.0.0.1:1"):
+        ProjectStore.open(url)
+    with pytest.raises(ProjectError, match="127.0.0.1:1"):
+        ProjectStore.open_or_create(url)
+
+
+def test_messages_never_show_a_password():
+    url = "postgresql+psycopg://alice:s3cret@127.0.0.1:1/none?connect_timeout=3"
+    with pytest.raises(ProjectError) as err:
+        ProjectStore.open(url)
+    assert "s3cret" not in str(err.value) and "alice" in str(err.value)
