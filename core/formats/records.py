@@ -138,3 +138,23 @@ SHAPENET_SYNSETS: dict[str, str] = {
     "04379243": "table", "04401088": "telephone", "04460130": "tower", "04468005": "train",
     "04530566": "vessel", "04554684": "washer",
 }
+
+
+def looks_like_synset(text: str) -> bool:
+    """True for an 8-digit ShapeNet-style synset id such as ``03001627``."""
+    return len(text) == 8 and text.isascii() and text.isdigit()
+
+
+def category_for_class_id(class_id: str) -> tuple[str, str | None]:
+    """(category name, shapenet_id) for a file's class id: the name from
+    :data:`SHAPENET_SYNSETS` (else the id itself); the id as ``shapenet_id`` when it looks
+    like a synset id (else None)."""
+    return SHAPENET_SYNSETS.get(class_id, class_id), (
+        class_id if looks_like_synset(class_id) else None
+    )
+
+
+def category_class_id(bundle: AnnotationBundle) -> str:
+    """The class id files use for a bundle: its ShapeNet id, else its category name
+    (inverse of :func:`category_for_class_id`, so class ids survive round trips)."""
+    return bundle.shapenet_id or bundle.category

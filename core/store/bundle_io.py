@@ -358,4 +358,6 @@ def flatten_sets(bundle: AnnotationBundle, annotator: str) -> tuple[AnnotationBu
                         for m in bundle.models if merged.get(m.name))
     names = {(annotator, c): bundle.set_names.get(key, f"{key[0]}:{key[1]}")
              for key, c in column_of.items()}
-    return replace(bundle, annotations=annotations, set_names=names), columns
+    # per-column extras of an earlier import no longer match the new columns
+    extra = {k: v for k, v in bundle.extra.items() if k not in ("n_sets", "mean_distance")}
+    return replace(bundle, annotations=annotations, set_names=names, extra=extra), columns
