@@ -11,10 +11,10 @@ import os
 import shutil
 import sys
 
-from benchmarks import startup
+from benchmarks import startup, store
 from benchmarks.table import format_table
 
-BENCHMARKS = {"startup": startup.run}
+BENCHMARKS = {"startup": startup.run, "store": store.run}
 NEEDS_DISPLAY = {"startup"}
 
 

@@ -3,12 +3,14 @@ timeout); anything with ``://`` is used as a SQLAlchemy URL (e.g. PostgreSQL).""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import Engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SERVER_CONNECT_TIMEOUT_S = 10  # override with CORRSTUDIO_DB_CONNECT_TIMEOUT
 
 
 def is_url(target: str | Path) -> bool:
@@ -19,7 +21,13 @@ def is_url(target: str | Path) -> bool:
 def make_engine(target: str | Path) -> Engine:
     """Engine for a project file path or a database URL."""
     if is_url(target):
-        return create_engine(str(target), pool_pre_ping=True)
+        url = make_url(str(target))
+        connect_args = {}
+        if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
+            # a server that accepts the connection but never answers must not hang us
+            connect_args["connect_timeout"] = int(os.environ.get(
+                "CORRSTUDIO_DB_CONNECT_TIMEOUT", SERVER_CONNECT_TIMEOUT_S))
+        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
     path = Path(target).expanduser().resolve()
     engine = create_engine(
         f"sqlite:///{path}",
