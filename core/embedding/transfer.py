@@ -38,11 +38,12 @@ class TransferResult:
 
 def similarity_from_distance(distance: np.ndarray) -> np.ndarray:
     """Embedding distances (N,) -> similarity in [0, 1]: a Gaussian of the distance with
-    the scale set by the spread of the nearest tenth, so the best match is 1 and
+    the scale set by the nearest tenth of the other distances, so the best match is 1 and
     unrelated regions fall towards 0 whatever the embedding's overall scale."""
     d = np.asarray(distance, dtype=np.float64)
     d0 = d.min()
-    scale = max(float(np.quantile(d - d0, 0.1)), 1e-9)
+    spread = (d - d0)[d > d0]
+    scale = max(float(np.quantile(spread, 0.1)), 1e-9) if spread.size else 1.0
     return np.exp(-0.5 * ((d - d0) / scale) ** 2).astype(np.float32)
 
 
