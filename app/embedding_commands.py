@@ -72,6 +72,8 @@ def run_train(args: argparse.Namespace) -> int:
                              hard_negative_mining=not args.no_mining, seed=args.seed,
                              device=args.device)
         for event in train(data, config, args.out, resume=args.resume):
+            if isinstance(event, TrainingDone) and "WORLD_SIZE" in os.environ:
+                print(f"rank {event.rank} weights sha256 {event.weights_sha256}", flush=True)
             if not rank0:
                 continue
             if isinstance(event, StepEvent):

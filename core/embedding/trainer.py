@@ -90,6 +90,8 @@ class TrainingDone:
     epochs_run: int
     best_val_mge: float
     cancelled: bool
+    weights_sha256: str = ""  # of this rank's final weights (ranks of a DDP run agree)
+    rank: int = 0
 
 
 class CancelToken:
@@ -199,6 +201,7 @@ def train(data: CategoryData, config: TrainConfig, out_dir: str | Path,
             yield StepEvent(epoch, step, steps, global_step, float(terms.total),
                             float(terms.pull), float(terms.push), scheduler.get_last_lr()[0])
         scheduler.step()
+        dist.sync_buffers(model)
         val = evaluate_mge(model, [data.samples[i] for i in val_idx], device).mge
         embedding = embed(model, [data.samples[preview]], device)[0]
         metrics = {"epoch": epoch, "train_loss": total / steps, "val_mge": val}
@@ -219,7 +222,19 @@ def train(data: CategoryData, config: TrainConfig, out_dir: str | Path,
             else None
         best_path = out_dir / "best.safetensors" if (out_dir / "best.safetensors").exists() \
             else None
-    yield TrainingDone(last_path, best_path, epoch + 1, best, cancelled=False)
+    yield TrainingDone(last_path, best_path, epoch + 1, best, cancelled=False,
+                       weights_sha256=weights_digest(model), rank=dist.rank)
+
+
+def weights_digest(model) -> str:
+    """sha256 of a model's parameters and buffers (names and bytes, in order)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 # ---------------------------------------------------------------- evaluation
@@ -303,6 +318,16 @@ class _Distributed:
 
         ids = [device.index] if device.type == "cuda" else None
         return DistributedDataParallel(model, device_ids=ids)
+
+    def sync_buffers(self, model) -> None:
+        """Copy rank 0's buffers (BatchNorm running statistics) to every rank: DDP keeps
+        parameters equal, but each rank's last forward updates its own statistics."""
+        if not self.active:
+            return
+        import torch.distributed as tdist
+
+        for buffer in model.buffers():
+            tdist.broadcast(buffer.data, src=0)
 
     def close(self) -> None:
         if self.active:
