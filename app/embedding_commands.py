@@ -73,7 +73,8 @@ def run_train(args: argparse.Namespace) -> int:
                              device=args.device)
         for event in train(data, config, args.out, resume=args.resume):
             if isinstance(event, TrainingDone) and "WORLD_SIZE" in os.environ:
-                print(f"rank {event.rank} weights sha256 {event.weights_sha256}", flush=True)
+                sys.stdout.write(f"rank {event.rank} weights sha256 {event.weights_sha256}\n")
+                sys.stdout.flush()  # one write per line: ranks share stdout
             if not rank0:
                 continue
             if isinstance(event, StepEvent):

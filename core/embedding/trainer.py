@@ -186,20 +186,23 @@ def train(data: CategoryData, config: TrainConfig, out_dir: str | Path,
             chunk = np.take(order, range(step * per_step, (step + 1) * per_step), mode="wrap")
             mine = chunk[dist.rank * config.batch_size:(dist.rank + 1) * config.batch_size]
             points, keypoints = _batch(data.samples, mine, device)
-            terms = correspondence_loss(net(points), keypoints, set_distance, lam=config.lam,
+            embeddings = net(points)
+            terms = correspondence_loss(embeddings, keypoints, set_distance, lam=config.lam,
                                         push=config.push, margin=config.margin,
                                         hard_negative_mining=config.hard_negative_mining)
-            if not torch.isfinite(terms.total):
+            if not (torch.isfinite(terms.total) and torch.isfinite(embeddings).all()):
                 dist.close()
-                raise TrainingDiverged(f"loss became {terms.total.item()} at epoch {epoch}, "
-                                       f"step {step}: training stopped")
+                raise TrainingDiverged(
+                    f"loss {terms.total.item():.4g} / non-finite embeddings at epoch {epoch}, "
+                    f"step {step}: training stopped")
             optimizer.zero_grad(set_to_none=True)
             terms.total.backward()
             optimizer.step()
             global_step += 1
-            total += float(terms.total)
-            yield StepEvent(epoch, step, steps, global_step, float(terms.total),
-                            float(terms.pull), float(terms.push), scheduler.get_last_lr()[0])
+            loss, pull, push = (float(t.detach()) for t in (terms.total, terms.pull, terms.push))
+            total += loss
+            yield StepEvent(epoch, step, steps, global_step, loss, pull, push,
+                            scheduler.get_last_lr()[0])
         scheduler.step()
         dist.sync_buffers(model)
         val = evaluate_mge(model, [data.samples[i] for i in val_idx], device).mge
