@@ -11,10 +11,11 @@ import os
 import shutil
 import sys
 
-from benchmarks import startup, store
+from benchmarks import embedding_step, startup, store
 from benchmarks.table import format_table
 
-BENCHMARKS = {"startup": startup.run, "store": store.run}
+BENCHMARKS = {"startup": startup.run, "store": store.run,
+              "embedding_step": embedding_step.run}
 NEEDS_DISPLAY = {"startup"}
 
 

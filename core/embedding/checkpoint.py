@@ -90,9 +90,10 @@ def load_model(path: str | Path, expect_backbone: str | None = None, device=None
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{weights}: corrupt checkpoint ({exc})") from exc
     try:
-        model = build_backbone(doc["backbone"], out_dim=int(doc["out_dim"]))
+        kwargs = dict(doc.get("config", {}).get("backbone_kwargs") or {})
+        model = build_backbone(doc["backbone"], out_dim=int(doc["out_dim"]), **kwargs)
         model.load_state_dict(tensors)
-    except (RuntimeError, ValueError, KeyError) as exc:
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{weights}: weights do not fit a {doc['backbone']} "
                               f"backbone ({str(exc).splitlines()[0]})") from exc
     if device is not None:
