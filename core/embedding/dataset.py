@@ -101,7 +101,11 @@ def load_category_data(store: ProjectStore, category: str, n_points: int = 2048,
         progress(total, total, "")
     distances = set_distance_matrix(np.stack([s.keypoints for s in samples]),
                                     [s.geodesics for s in samples])
-    matrix = getattr(distances, "mean", distances)
+    if distances.n_unreachable.any():
+        warnings.warn(f"{int(distances.n_unreachable.sum())} set pairs of {category!r} lie on "
+                      "disconnected parts of some model: those models are left out of their "
+                      "set distance", stacklevel=2)
+    matrix = distances.mean
     labels = tuple(f"{a}:{n}" for a, n in zip(sets.set_annotators, sets.set_numbers.tolist(),
                                               strict=True))
     return CategoryData(category, labels, tuple(samples),
