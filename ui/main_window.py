@@ -13,6 +13,8 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QWi
 from core import __version__
 from ui import settings as app_settings
 from ui.actions import new_action
+from ui.annotate_actions import AnnotateActions
+from ui.annotation_controller import AnnotationController
 from ui.error_reporter import ErrorReporter
 from ui.file_actions import FileActions
 from ui.image_view import ImageView
@@ -48,6 +50,9 @@ class MainWindow(QMainWindow):
         self.image_dock = self._dock("Image", "imageViewDock", self.image_view,
                                      Qt.DockWidgetArea.RightDockWidgetArea)
         self.file_actions = FileActions(self, self.controller, self.image_view, self.errors)
+        self.annotation = AnnotationController(self.controller, self.errors, self)
+        self.annotate_actions = AnnotateActions(self, self.annotation, self.selection,
+                                                self.browser)
         self._build_menus()
         self._status_project = QLabel("No project", self)
         self.statusBar().addPermanentWidget(self._status_project)
@@ -100,6 +105,10 @@ class MainWindow(QMainWindow):
         redo.setObjectName("actionRedo")
         edit_menu.addActions([undo, redo])
 
+        annotate_menu = bar.addMenu("&Annotate")
+        annotate_menu.setObjectName("annotateMenu")
+        self.annotate_actions.build_menu(annotate_menu)
+
         view_menu = bar.addMenu("&View")
         view_menu.setObjectName("viewMenu")
         for dock in (self.browser_dock, self.image_dock):
@@ -118,6 +127,9 @@ class MainWindow(QMainWindow):
         c.categories_changed.connect(self._on_categories)
         c.models_listed.connect(self.browser.set_models)
         c.model_loaded.connect(self.mesh_view.show_scene)
+        self.annotation.keypoints_changed.connect(self.mesh_view.show_keypoints)
+        self.mesh_view.scene_shown.connect(lambda *_: self.annotation.refresh_keypoints())
+        self.mesh_view.surface_clicked.connect(self.annotation.place_at)
         c.project_opened.connect(self._on_project_opened)
         c.busy.connect(self._on_busy)
 

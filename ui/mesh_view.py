@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 import pyvista as pv
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from pyvistaqt import QtInteractor
 
 from core.model_scene import ModelScene
 from ui.palette import set_colors
+from ui.surface_picker import SurfacePicker
 
 BACKGROUND = "#1e2227"
 MESH_COLOR = "#c9cdd3"
@@ -23,6 +24,7 @@ class MeshView(QWidget):
     """Shows a mesh with its keypoints as colored spheres (color = set number)."""
 
     scene_shown = Signal(str, str)  # category, model name, after the first render
+    surface_clicked = Signal(int, object)  # face index, (3,) picked position
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -37,6 +39,9 @@ class MeshView(QWidget):
         layout.addWidget(self.plotter.interactor, 1)
         self.scene: ModelScene | None = None
         self._marker_radius = 0.008
+        self.picker = SurfacePicker(self.plotter.renderer)
+        self._press: tuple[float, float] | None = None
+        self.plotter.interactor.installEventFilter(self)  # clicks vs. drags, at the Qt level
 
     def show_scene(self, scene: ModelScene) -> None:
         """Replace the drawn model by ``scene`` and render once."""
@@ -46,22 +51,61 @@ class MeshView(QWidget):
         faces = np.hstack([np.full((scene.faces.shape[0], 1), 3, dtype=np.int64),
                            scene.faces]).ravel()
         mesh = pv.PolyData(scene.vertices, faces)
-        p.add_mesh(mesh, color=MESH_COLOR, smooth_shading=True, split_sharp_edges=True,
-                   name="mesh", specular=0.2)
-        kp = scene.keypoints
+        actor = p.add_mesh(mesh, color=MESH_COLOR, smooth_shading=True, split_sharp_edges=True,
+                           name="mesh", specular=0.2)
+        # smooth shading draws a copy with split vertices; its cells keep the face order
+        self.picker.set_target(actor, actor.GetMapper().GetInput())
+        self.show_keypoints(scene.keypoints, render=False)
+        self.reset_camera()
+        p.render()
+        self.scene_shown.emit(scene.info.category, scene.info.name)
+
+    def show_keypoints(self, kp, render: bool = True) -> None:
+        """Redraw only the keypoint markers (colour = set number)."""
+        p = self.plotter
+        p.remove_actor("keypoints", render=False)
         if len(kp):
-            markers = pv.PolyData(kp.xyz).glyph(
+            markers = pv.PolyData(np.asarray(kp.xyz, dtype=np.float64)).glyph(
                 geom=pv.Sphere(radius=self._marker_radius, theta_resolution=10,
                                phi_resolution=10), scale=False, orient=False)
             colors = np.repeat(set_colors(kp.numbers), markers.n_points // len(kp), axis=0)
             markers.point_data["rgb"] = colors
-            p.add_mesh(markers, scalars="rgb", rgb=True, name="keypoints", lighting=True)
-        info = scene.info
-        self.title.setText(f"{info.category} / {info.name}  —  {scene.faces.shape[0]:,} faces, "
-                           f"{len(kp)} keypoints")
-        self.reset_camera()
-        p.render()
-        self.scene_shown.emit(info.category, info.name)
+            p.add_mesh(markers, scalars="rgb", rgb=True, name="keypoints", lighting=True,
+                       pickable=False)
+        if self.scene is not None:
+            info = self.scene.info
+            self.title.setText(f"{info.category} / {info.name}  —  "
+                               f"{self.scene.faces.shape[0]:,} faces, {len(kp)} keypoints")
+        if render:
+            p.render()
+
+    def display_position(self, xyz) -> tuple[float, float]:
+        """Display coordinates (VTK, origin bottom-left) of a world point."""
+        r = self.plotter.renderer
+        r.SetWorldPoint(float(xyz[0]), float(xyz[1]), float(xyz[2]), 1.0)
+        r.WorldToDisplay()
+        x, y, _ = r.GetDisplayPoint()
+        return x, y
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt override)
+        kind = event.type()
+        if kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
+            self._press = (event.position().x(), event.position().y())
+        elif kind == QEvent.Type.MouseButtonRelease and \
+                event.button() == Qt.MouseButton.LeftButton:
+            press, self._press = self._press, None
+            pos = event.position()
+            if press is not None and abs(pos.x() - press[0]) + abs(pos.y() - press[1]) <= 3:
+                self._click(pos.x(), pos.y())  # a click, not a drag (camera rotation)
+        return False
+
+    def _click(self, x: float, y: float) -> None:
+        """Pick at widget coordinates (logical pixels, origin top-left)."""
+        widget = self.plotter.interactor
+        ratio = widget.devicePixelRatioF()
+        hit = self.picker.pick(x * ratio, (widget.height() - y) * ratio)
+        if hit is not None:
+            self.surface_clicked.emit(hit[0], hit[1])
 
     def reset_camera(self) -> None:
         """Front-left-above view with +Y up (the models' frame: +Z front, +X left)."""

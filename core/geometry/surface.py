@@ -217,3 +217,32 @@ def face_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     length = np.linalg.norm(n, axis=1, keepdims=True)
     return np.where(length > 0, n / np.where(length > 0, length, 1.0), 0.0)
+
+
+def barycentric_on_face(vertices: np.ndarray, faces: np.ndarray, face: int,
+                        point: np.ndarray) -> tuple[tuple[float, float, float],
+                                                    tuple[float, float, float]]:
+    """Barycentric weights of ``point`` projected onto triangle ``face`` (clipped to the
+    triangle, >= 0, summing to 1) and the xyz they give.
+
+    Args:
+        vertices: (V, 3) mesh vertices; faces: (F, 3) indices; point: (3,) near the face.
+    Returns:
+        (weights, xyz) with xyz = sum_i w_i * vertices[faces[face, i]].
+    """
+    tri = np.asarray(vertices, dtype=np.float64)[np.asarray(faces)[int(face)]]
+    a, b, c = tri
+    v0, v1, v2 = b - a, c - a, np.asarray(point, dtype=np.float64) - a
+    d00, d01, d11 = v0 @ v0, v0 @ v1, v1 @ v1
+    d20, d21 = v2 @ v0, v2 @ v1
+    denom = d00 * d11 - d01 * d01
+    if abs(denom) < 1e-30:  # degenerate triangle: its first vertex
+        w = np.array([1.0, 0.0, 0.0])
+    else:
+        w1 = (d11 * d20 - d01 * d21) / denom
+        w2 = (d00 * d21 - d01 * d20) / denom
+        w = np.clip(np.array([1.0 - w1 - w2, w1, w2]), 0.0, None)
+        w = w / w.sum()
+    xyz = w @ tri
+    return (float(w[0]), float(w[1]), float(w[2])), (float(xyz[0]), float(xyz[1]),
+                                                     float(xyz[2]))

@@ -44,3 +44,14 @@ def test_keypoints_replace_their_nearest_samples():
     # the replaced sample was the nearest one
     d = np.linalg.norm(s.points - kp[0], axis=1)
     assert idx[0] == int(np.argmin(d))
+
+
+def test_barycentric_on_face_projects_and_clips():
+    from core.geometry.surface import barycentric_on_face
+
+    v = np.array([[0, 0, 0], [2, 0, 0], [0, 2, 0]], dtype=float)
+    f = np.array([[0, 1, 2]])
+    w, xyz = barycentric_on_face(v, f, 0, np.array([0.5, 0.5, 0.3]))  # above the plane
+    assert w == pytest.approx((0.5, 0.25, 0.25)) and xyz == pytest.approx((0.5, 0.5, 0.0))
+    w, xyz = barycentric_on_face(v, f, 0, np.array([-1.0, 1.0, 0.0]))  # outside: clipped
+    assert min(w) >= 0 and sum(w) == pytest.approx(1.0) and xyz[0] >= 0

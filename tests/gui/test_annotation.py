@@ -1,0 +1,131 @@
+"""Annotating in the 3D view: a click at a known surface point stores it on the right face,
+keys pick sets, Space marks absent, undo/redo restore the exact database state."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+from sqlalchemy import text
+
+from core.geometry.surface import surface_point_xyz
+from tests.gui.conftest import open_and_show
+
+
+@pytest.fixture
+def project_copy(demo_project, tmp_path):
+    folder = tmp_path / "demo"
+    shutil.copytree(demo_project.parent, folder)
+    return folder / demo_project.name
+
+
+def _rows(window) -> list[tuple]:
+    with window.controller.store.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(
+            "SELECT id, model_id, set_id, state, face_index, w0, w1, w2, x, y, z "
+            "FROM keypoint ORDER BY id"))]
+
+
+def _click_at(qtbot, window, xyz) -> None:
+    view = window.mesh_view
+    x, y = view.display_position(xyz)
+    widget = view.plotter.interactor
+    ratio = widget.devicePixelRatioF()
+    pos = QPoint(int(round(x / ratio)), int(round(widget.height() - y / ratio)))
+    QTest.mouseClick(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
+    qtbot.wait(20)
+
+
+def _visible_face_point(view, scene):
+    """A face centre that faces the camera near the middle of the view."""
+    cam = np.array(view.plotter.camera.position)
+    v, f = scene.vertices, scene.faces
+    centres = v[f].mean(axis=1)
+    normals = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+    area = np.linalg.norm(normals, axis=1)
+    facing = ((normals / np.maximum(area, 1e-12)[:, None]) * (cam - centres)).sum(1) > 0
+    order = np.argsort(np.linalg.norm(centres - centres.mean(0), axis=1))
+    for i in order:
+        if facing[i] and area[i] > np.quantile(area, 0.5):
+            hit = view.picker.pick(*view.display_position(centres[i]))
+            if hit is not None and hit[0] == i:
+                return int(i), centres[i]
+    raise AssertionError("no visible face found")
+
+
+def test_click_places_point_on_the_clicked_face(qtbot, main_window, project_copy,
+                                                artifacts_dir):
+    name = open_and_show(qtbot, main_window, project_copy, "mug")
+    main_window.annotation.set_annotator("newcomer", create=True)
+    scene = main_window.mesh_view.scene
+    face, target = _visible_face_point(main_window.mesh_view, scene)
+    main_window.annotation.select_set(4)
+    before = len(_rows(main_window))
+    _click_at(qtbot, main_window, target)
+    rows = _rows(main_window)
+    assert len(rows) == before + 1, "the click stored no point"
+    row = rows[-1]
+    stored = surface_point_xyz(scene.vertices, scene.faces, row[4], row[5:8])
+    diag = np.linalg.norm(np.ptp(scene.vertices, axis=0))
+    assert np.linalg.norm(np.asarray(stored) - target) < 0.01 * diag
+    assert np.allclose(stored, row[8:11])
+    main_window.grab().save(str(artifacts_dir / f"annotation_click_{name}.png"))
+
+
+def test_keys_absent_and_undo_redo_restore_exact_state(qtbot, main_window, project_copy):
+    open_and_show(qtbot, main_window, project_copy, "chair")
+    ann = main_window.annotation
+    ann.set_annotator("annotator_00")
+    scene = main_window.mesh_view.scene
+    states = [_rows(main_window)]
+    # keys choose sets: "3" -> set 3 (index 2), "W" -> set 10 (index 9)
+    with qtbot.waitActive(main_window, timeout=5000):
+        main_window.activateWindow()
+    target_widget = main_window.mesh_view.plotter.interactor
+    target_widget.setFocus()
+    QTest.keyClick(target_widget, Qt.Key.Key_W)
+    assert ann.current_set == 9
+    QTest.keyClick(target_widget, Qt.Key.Key_3)
+    assert ann.current_set == 2
+    face, target = _visible_face_point(main_window.mesh_view, scene)
+    assert ann.place_at(face, target)
+    states.append(_rows(main_window))
+    ann.select_set(2)
+    assert ann.mark_absent()  # replaces the point just placed
+    states.append(_rows(main_window))
+    ann.select_set(2)
+    assert ann.delete_current()
+    states.append(_rows(main_window))
+    stack = ann.undo_stack
+    assert stack.count() == 3
+    for i in range(3, 0, -1):
+        stack.undo()
+        assert _strip(_rows(main_window)) == _strip(states[i - 1])
+    for i in range(1, 4):
+        stack.redo()
+        assert _strip(_rows(main_window)) == _strip(states[i])
+
+
+def _strip(rows):
+    """Rows without the database id (an undone delete comes back with its id anyway)."""
+    return sorted(r[1:] for r in rows)
+
+
+def test_new_annotator_places_own_points_and_walks_models(qtbot, main_window, project_copy):
+    open_and_show(qtbot, main_window, project_copy, "airplane")
+    main_window.annotation.set_annotator("newcomer", create=True)
+    scene = main_window.mesh_view.scene
+    face, target = _visible_face_point(main_window.mesh_view, scene)
+    before = _rows(main_window)
+    assert main_window.annotation.place_at(face, target)  # creates the newcomer's set 1
+    assert len(_rows(main_window)) == len(before) + 1
+    shown = main_window.mesh_view.title.text()
+    assert "1 keypoints" in shown  # only the current annotator's points are drawn
+    # N / P walk the category
+    first = main_window.selection.model
+    with qtbot.waitSignal(main_window.mesh_view.scene_shown, timeout=30000):
+        main_window.annotate_actions.step_model(1)
+    assert main_window.selection.model != first
