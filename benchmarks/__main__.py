@@ -11,12 +11,13 @@ import os
 import shutil
 import sys
 
-from benchmarks import embedding_metrics, embedding_step, startup, store
+from benchmarks import annotation, embedding_metrics, embedding_step, startup, store
 from benchmarks.table import format_table
 
 BENCHMARKS = {"startup": startup.run, "store": store.run,
-              "embedding_step": embedding_step.run, "embedding_metrics": embedding_metrics.run}
-NEEDS_DISPLAY = {"startup"}
+              "embedding_step": embedding_step.run, "embedding_metrics": embedding_metrics.run,
+              "annotation": annotation.run}
+NEEDS_DISPLAY = {"startup", "annotation"}
 
 
 def main(argv: list[str] | None = None) -> int:

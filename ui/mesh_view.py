@@ -52,7 +52,7 @@ class MeshView(QWidget):
                            scene.faces]).ravel()
         mesh = pv.PolyData(scene.vertices, faces)
         actor = p.add_mesh(mesh, color=MESH_COLOR, smooth_shading=True, split_sharp_edges=True,
-                           name="mesh", specular=0.2)
+                           name="mesh", specular=0.2, render=False)
         # smooth shading draws a copy with split vertices; its cells keep the face order
         self.picker.set_target(actor, actor.GetMapper().GetInput())
         self.show_keypoints(scene.keypoints, render=False)
@@ -71,7 +71,7 @@ class MeshView(QWidget):
             colors = np.repeat(set_colors(kp.numbers), markers.n_points // len(kp), axis=0)
             markers.point_data["rgb"] = colors
             p.add_mesh(markers, scalars="rgb", rgb=True, name="keypoints", lighting=True,
-                       pickable=False)
+                       pickable=False, render=False, reset_camera=False)
         if self.scene is not None:
             info = self.scene.info
             self.title.setText(f"{info.category} / {info.name}  —  "
