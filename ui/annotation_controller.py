@@ -205,18 +205,20 @@ class AnnotationController(QObject):
     def _on_scene(self, scene: ModelScene) -> None:
         self.scene = scene  # the view draws it; it then asks for refresh_keypoints()
 
-    def refresh_keypoints(self) -> None:
-        """Emit the shown model's keypoints (only the current annotator's, when chosen)."""
-        self._refresh_keypoints()
+    def visible_keypoints(self, scene: ModelScene) -> ModelKeypoints:
+        """The keypoints to draw for ``scene``: the current annotator's, or everyone's."""
+        kp = scene.keypoints
+        if self.editor is None:
+            return kp
+        return _subset(kp, [i for i, a in enumerate(kp.annotators)
+                            if a == self.editor.actor.name])
 
     def _refresh_keypoints(self) -> None:
         if self.scene is None or self.store is None:
             return
         kp = self.store.keypoints_of_model(self.scene.info.id)
-        if self.editor is not None:
-            keep = [i for i, a in enumerate(kp.annotators) if a == self.editor.actor.name]
-            kp = _subset(kp, keep)
-        self.keypoints_changed.emit(kp)
+        self.keypoints_changed.emit(self.visible_keypoints(
+            ModelScene(self.scene.info, self.scene.vertices, self.scene.faces, kp)))
 
 
 def _subset(kp: ModelKeypoints, rows: list[int]) -> ModelKeypoints:

@@ -126,9 +126,9 @@ class MainWindow(QMainWindow):
         c = self.controller
         c.categories_changed.connect(self._on_categories)
         c.models_listed.connect(self.browser.set_models)
-        c.model_loaded.connect(self.mesh_view.show_scene)
+        c.model_loaded.connect(lambda scene: self.mesh_view.show_scene(
+            scene, self.annotation.visible_keypoints(scene)))
         self.annotation.keypoints_changed.connect(self.mesh_view.show_keypoints)
-        self.mesh_view.scene_shown.connect(lambda *_: self.annotation.refresh_keypoints())
         self.mesh_view.surface_clicked.connect(self.annotation.place_at)
         c.project_opened.connect(self._on_project_opened)
         c.busy.connect(self._on_busy)

@@ -43,11 +43,13 @@ class MeshView(QWidget):
         self._press: tuple[float, float] | None = None
         self.plotter.interactor.installEventFilter(self)  # clicks vs. drags, at the Qt level
 
-    def show_scene(self, scene: ModelScene) -> None:
-        """Replace the drawn model by ``scene`` and render once."""
+    def show_scene(self, scene: ModelScene, keypoints=None) -> None:
+        """Replace the drawn model by ``scene`` (with ``keypoints``, default the scene's
+        own) and render once."""
         self.scene = scene
         p = self.plotter
-        p.clear_actors()
+        for name in list(p.actors):  # clear without a render per removed actor
+            p.remove_actor(name, render=False)
         faces = np.hstack([np.full((scene.faces.shape[0], 1), 3, dtype=np.int64),
                            scene.faces]).ravel()
         mesh = pv.PolyData(scene.vertices, faces)
@@ -55,7 +57,7 @@ class MeshView(QWidget):
                            name="mesh", specular=0.2, render=False)
         # smooth shading draws a copy with split vertices; its cells keep the face order
         self.picker.set_target(actor, actor.GetMapper().GetInput())
-        self.show_keypoints(scene.keypoints, render=False)
+        self.show_keypoints(scene.keypoints if keypoints is None else keypoints, render=False)
         self.reset_camera()
         p.render()
         self.scene_shown.emit(scene.info.category, scene.info.name)
@@ -109,8 +111,8 @@ class MeshView(QWidget):
 
     def reset_camera(self) -> None:
         """Front-left-above view with +Y up (the models' frame: +Z front, +X left)."""
-        self.plotter.view_vector(HOME_VIEW, viewup=(0.0, 1.0, 0.0))
-        self.plotter.reset_camera()
+        self.plotter.view_vector(HOME_VIEW, viewup=(0.0, 1.0, 0.0), render=False)
+        self.plotter.reset_camera(render=False)
         self.plotter.camera.zoom(1.25)
 
     def close(self) -> bool:
