@@ -19,6 +19,7 @@ from ui.error_reporter import ErrorReporter
 from ui.file_actions import FileActions
 from ui.image_view import ImageView
 from ui.mesh_view import MeshView
+from ui.progress_matrix import ProgressMatrix
 from ui.project_browser import ProjectBrowser
 from ui.project_controller import ProjectController
 from ui.resources import app_icon
@@ -53,6 +54,9 @@ class MainWindow(QMainWindow):
         self.annotation = AnnotationController(self.controller, self.errors, self)
         self.annotate_actions = AnnotateActions(self, self.annotation, self.selection,
                                                 self.browser)
+        self.progress = ProgressMatrix(self.annotation, self.selection, self)
+        self.progress_dock = self._dock("Progress", "progressDock", self.progress,
+                                        Qt.DockWidgetArea.BottomDockWidgetArea)
         self._build_menus()
         self._status_project = QLabel("No project", self)
         self.statusBar().addPermanentWidget(self._status_project)
@@ -111,7 +115,7 @@ class MainWindow(QMainWindow):
 
         view_menu = bar.addMenu("&View")
         view_menu.setObjectName("viewMenu")
-        for dock in (self.browser_dock, self.image_dock):
+        for dock in (self.browser_dock, self.image_dock, self.progress_dock):
             view_menu.addAction(dock.toggleViewAction())
         view_menu.addSeparator()
         view_menu.addAction(new_action(self, "&Fit image", self.image_view.fit, "Ctrl+0",

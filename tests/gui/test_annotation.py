@@ -72,6 +72,7 @@ def test_click_places_point_on_the_clicked_face(qtbot, main_window, project_copy
     diag = np.linalg.norm(np.ptp(scene.vertices, axis=0))
     assert np.linalg.norm(np.asarray(stored) - target) < 0.01 * diag
     assert np.allclose(stored, row[8:11])
+    assert main_window.progress.state_of(name, 4) == 1  # the progress matrix shows it
     main_window.grab().save(str(artifacts_dir / f"annotation_click_{name}.png"))
 
 
@@ -95,6 +96,7 @@ def test_keys_absent_and_undo_redo_restore_exact_state(qtbot, main_window, proje
     states.append(_rows(main_window))
     ann.select_set(2)
     assert ann.mark_absent()  # replaces the point just placed
+    assert main_window.progress.state_of(scene.info.name, 2) == 2
     states.append(_rows(main_window))
     ann.select_set(2)
     assert ann.delete_current()
@@ -129,3 +131,16 @@ def test_new_annotator_places_own_points_and_walks_models(qtbot, main_window, pr
     with qtbot.waitSignal(main_window.mesh_view.scene_shown, timeout=30000):
         main_window.annotate_actions.step_model(1)
     assert main_window.selection.model != first
+
+
+def test_progress_matrix_click_selects_model_and_set(qtbot, main_window, project_copy):
+    open_and_show(qtbot, main_window, project_copy, "mug")
+    main_window.annotation.set_annotator("annotator_02")
+    matrix = main_window.progress
+    assert matrix.rowCount() == 24 and 8 <= matrix.columnCount() <= 16
+    placed = sum(matrix.state_of(m, n) == 1 for m in matrix._models for n in matrix._numbers)
+    assert placed > 24 * 4  # the demo annotator labelled most points
+    with qtbot.waitSignal(main_window.mesh_view.scene_shown, timeout=30000):
+        matrix.cellClicked.emit(5, 2)
+    assert main_window.selection.model == ("mug", matrix._models[5])
+    assert main_window.annotation.current_set == matrix._numbers[2]
