@@ -113,7 +113,7 @@ class MeshView(QWidget):
         """Front-left-above view with +Y up (the models' frame: +Z front, +X left)."""
         self.plotter.view_vector(HOME_VIEW, viewup=(0.0, 1.0, 0.0), render=False)
         self.plotter.reset_camera(render=False)
-        self.plotter.camera.zoom(1.25)
+        self.plotter.camera.zoom(1.1)
 
     def close(self) -> bool:
         self.plotter.close()
