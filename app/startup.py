@@ -16,7 +16,9 @@ from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QProgressDialog
 
 from core.paths import demo_dir, demo_project_file
+from core.store.engine import is_url
 from ui.main_window import MainWindow
+from ui.session_state import last_model, last_project
 from ui.workers import run_in_thread
 
 
@@ -52,6 +54,7 @@ class StartupSession(QObject):
         self.timeout = timeout
         self.exit_code = 0
         self._wanted: tuple[str, str] | None = None
+        self._fallback = False
         self._worker = None
         self._progress: QProgressDialog | None = None
         self._painter = _FirstPaint(window)
@@ -67,11 +70,18 @@ class StartupSession(QObject):
         _timing("window-shown")
         if self.screenshot is not None:
             QTimer.singleShot(int(self.timeout * 1000), self._on_timeout)
+        restore = self.screenshot is None and self.project is None
         if self.select:
             category, _, name = self.select.partition("/")
             self._wanted = (category, name)
+        elif restore and last_model() is not None:
+            self._wanted = last_model()
+            self._fallback = True  # a remembered model that may be gone: no error then
+        previous = last_project() if restore else None
         if self.project is not None:
             self.window.controller.open_project(self.project)
+        elif previous is not None and (is_url(previous) or Path(previous).exists()):
+            self.window.controller.open_project(previous)  # where the user left off
         elif demo_project_file().exists():
             self.window.controller.open_project(demo_project_file())
         else:
@@ -113,6 +123,8 @@ class StartupSession(QObject):
             self._fail("the project has no categories") if self.screenshot else None
             return
         names = [c.name for c in categories]
+        if self._wanted is not None and self._fallback and self._wanted[0] not in names:
+            self._wanted = None
         if self._wanted is None:
             self._wanted = (names[0], "")
         elif self._wanted[0] not in names:
@@ -128,7 +140,7 @@ class StartupSession(QObject):
         if not names:
             self.window.errors.report("Cannot select model", f"Category {category!r} is empty")
             return
-        if not wanted_name:
+        if not wanted_name or (self._fallback and wanted_name not in names):
             wanted_name = names[0]
         elif wanted_name not in names:
             self.window.errors.report("Cannot select model",

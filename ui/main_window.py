@@ -24,6 +24,7 @@ from ui.project_browser import ProjectBrowser
 from ui.project_controller import ProjectController
 from ui.resources import app_icon
 from ui.selection import Selection
+from ui.session_state import SessionState
 
 WINDOW_TITLE = "CorrStudio"
 
@@ -61,6 +62,7 @@ class MainWindow(QMainWindow):
         self._status_project = QLabel("No project", self)
         self.statusBar().addPermanentWidget(self._status_project)
         self._wire()
+        self.session = SessionState(self)
         self.resizeDocks([self.browser_dock, self.image_dock], [300, 420],
                          Qt.Orientation.Horizontal)
         self._restore_layout()
@@ -180,6 +182,7 @@ class MainWindow(QMainWindow):
         if not self._closed:
             self._closed = True
             self.save_layout()
+            self.session.save()
             self.controller.shutdown()
             self.mesh_view.close()
         super().closeEvent(event)

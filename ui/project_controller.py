@@ -35,6 +35,7 @@ class ProjectController(QObject):
         self.errors = errors
         self.undo_stack = QUndoStack(self)
         self.store: ProjectStore | None = None
+        self.target: str | None = None  # what open_project was given (path or URL)
         self._workers: list = []
         self._pending_model: tuple[str, str] | None = None
         selection.model_changed.connect(self._on_model_changed)
@@ -101,6 +102,7 @@ class ProjectController(QObject):
     def _set_store(self, store: ProjectStore, target: str) -> None:
         self.close_project()
         self.store = store
+        self.target = target
         self.busy.emit("")
         self.project_opened.emit(target)
         self.refresh()
