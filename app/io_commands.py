@@ -6,12 +6,10 @@ Imports are all-or-nothing (one transaction); errors name the file, record and f
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-IMPORT_FORMATS = ("keypointnet", "cpnet", "shapenet", "bundle")
-EXPORT_FORMATS = ("keypointnet", "cpnet", "pp", "slicer", "bundle")
+from core.formats.records import EXPORT_FORMATS, IMPORT_FORMATS
 
 
 def add_parsers(sub) -> None:
@@ -46,6 +44,7 @@ def add_parsers(sub) -> None:
 def run_import(args: argparse.Namespace) -> int:
     from core.formats.records import FormatError
     from core.store import ProjectError
+    from core.store.file_io import import_files
 
     try:
         store = _open(args.io_project, create=args.create)
@@ -53,31 +52,23 @@ def run_import(args: argparse.Namespace) -> int:
         return _fail("import", exc)
     with store:
         try:
-            if args.format == "bundle":
-                from core.store.native_bundle import import_native, read_native
-
-                total = sum(import_native(store, read_native(p), str(p)) for p in args.paths)
-                print(f"Imported {total} rows into {store.target}")
-                return 0
-            bundles = []
-            for path in args.paths:
-                bundles += [(_rename(b, args.category), str(path))
-                            for b in _read(args.format, path, args.annotator)]
-            from core.store.bundle_io import import_bundles
-
-            sources = ", ".join(sorted({src for _, src in bundles}))
-            summary = import_bundles(store, [b for b, _ in bundles], sources)
+            result = import_files(store, args.format, args.paths, args.annotator,
+                                  args.category)
         except (FormatError, ProjectError, OSError) as exc:
             return _fail("import", exc, "nothing was imported")
-    print(f"Imported into {store.target}: {summary.categories} categories, {summary.models} "
-          f"models, {summary.annotators} annotators, {summary.sets} sets, {summary.keypoints} "
-          f"keypoints ({summary.meshes_checked} meshes checked)")
+    if isinstance(result, int):
+        print(f"Imported {result} rows into {store.target}")
+    else:
+        print(f"Imported into {store.target}: {result.categories} categories, "
+              f"{result.models} models, {result.annotators} annotators, {result.sets} sets, "
+              f"{result.keypoints} keypoints ({result.meshes_checked} meshes checked)")
     return 0
 
 
 def run_export(args: argparse.Namespace) -> int:
     from core.formats.records import FormatError
     from core.store import ProjectError
+    from core.store.file_io import export_files
 
     try:
         store = _open(args.io_project, create=False)
@@ -85,27 +76,8 @@ def run_export(args: argparse.Namespace) -> int:
         return _fail("export", exc)
     with store:
         try:
-            if args.format == "bundle":
-                from core.store.native_bundle import write_native
-
-                write_native(store, args.out)
-                print(args.out)
-                return 0
-            if not args.category:
-                raise FormatError(str(args.out), "--category is required for this format")
-            from core.store.bundle_io import export_bundle
-
-            bundle = export_bundle(store, args.category, args.annotator)
-            if args.format == "cpnet":  # one point cloud per model, sets as columns
-                from core.store.bundle_io import flatten_sets, with_point_clouds
-
-                bundle = with_point_clouds(store, bundle)
-                bundle, columns = flatten_sets(bundle, f"cpnet_{args.category}")
-                args.out.mkdir(parents=True, exist_ok=True)
-                (args.out / f"{args.category}_sets.json").write_text(json.dumps(
-                    [{"column": c, "annotator": a, "number": n}
-                     for c, (a, n) in enumerate(columns)], indent=1) + "\n")
-            written = _write(args.format, bundle, args.out)
+            written = export_files(store, args.format, args.out, args.category,
+                                   args.annotator)
         except (FormatError, ProjectError, KeyError, OSError) as exc:
             return _fail("export", exc)
     for path in written:
@@ -113,82 +85,10 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
-# ----------------------------------------------------------------------- helpers
 def _open(target: str, create: bool):
     from core.store import ProjectStore
 
     return ProjectStore.open_or_create(target) if create else ProjectStore.open(target)
-
-
-def _read(fmt: str, path: Path, annotator: str | None):
-    if fmt == "keypointnet":
-        from core.formats.keypointnet import read_keypointnet
-
-        return read_keypointnet(path, annotator)
-    if fmt == "cpnet":
-        from core.formats.cpnet import read_cpnet
-
-        distances = path.with_name(f"{path.stem}_mean_distance.h5")
-        return [read_cpnet(path, distances if distances.is_file() else None, annotator)]
-    from core.formats.shapenet import scan_shapenet_folder
-
-    return scan_shapenet_folder(path)
-
-
-def _rename(bundle, category: str | None):
-    from dataclasses import replace
-
-    return replace(bundle, category=category) if category else bundle
-
-
-def _write(fmt: str, bundle, out: Path) -> list[Path]:
-    if fmt == "keypointnet":
-        from core.formats.keypointnet import write_keypointnet
-
-        placed = _without_absent(bundle)
-        names = sorted({a.annotator for a in placed.annotations})
-        if len(names) <= 1:
-            write_keypointnet([placed], out)
-            return [out]
-        from dataclasses import replace
-
-        written = []  # KeypointNet holds one annotator per file: one file each
-        for name in names:
-            path = out.with_name(f"{out.stem}_{name}{out.suffix or '.json'}")
-            write_keypointnet([replace(placed, annotations=tuple(
-                a for a in placed.annotations if a.annotator == name))], path)
-            written.append(path)
-        return written
-    if fmt == "cpnet":
-        from core.formats.cpnet import write_cpnet
-
-        return [Path(p) for p in write_cpnet(bundle, out) if p]
-    written = []
-    for ann in bundle.annotations:
-        names = {n: name for (a, n), name in bundle.set_names.items() if a == ann.annotator}
-        folder = out / ann.annotator
-        folder.mkdir(parents=True, exist_ok=True)
-        if fmt == "pp":
-            from core.formats.meshlab_pp import write_pp
-
-            path = folder / f"{ann.model}.pp"
-            write_pp(ann, path, names)
-        else:
-            from core.formats.slicer_markups import write_mrk_json
-
-            path = folder / f"{ann.model}.mrk.json"
-            write_mrk_json(ann, path, names)
-        written.append(path)
-    return written
-
-
-def _without_absent(bundle):
-    """KeypointNet has no 'absent' state: absent points are left out."""
-    from dataclasses import replace
-
-    anns = tuple(replace(a, points=tuple(p for p in a.points if not p.absent))
-                 for a in bundle.annotations)
-    return replace(bundle, annotations=tuple(a for a in anns if a.points))
 
 
 def _fail(verb: str, exc: BaseException, extra: str = "") -> int:

@@ -27,6 +27,8 @@ class FileActions(QObject):
     """Slots behind the File menu."""
 
     image_loaded = Signal(str)
+    imported = Signal(str)  # format
+    exported = Signal(str, list)  # format, written paths
 
     def __init__(self, window: QMainWindow, controller: ProjectController,
                  image_view: ImageView, errors: ErrorReporter) -> None:
@@ -100,6 +102,93 @@ class FileActions(QObject):
                                on_yield=progress, on_done=done,
                                on_error=lambda exc: self.errors.report("Import failed", str(exc)))
         self._keep(worker)
+
+    # ------------------------------------------------------- annotation files
+    IMPORT_FILTERS = {"keypointnet": "KeypointNet annotations (*.json)",
+                      "cpnet": "CPNet HDF5 (*.h5)", "bundle": "CorrStudio bundle (*.json)"}
+    EXPORT_LABELS = {"keypointnet": "KeypointNet JSON", "cpnet": "CPNet HDF5 folder",
+                     "pp": "MeshLab .pp folder", "slicer": "3D Slicer .mrk.json folder",
+                     "bundle": "CorrStudio bundle (whole project)"}
+
+    def import_dialog(self, fmt: str) -> None:
+        """Ask for files (a folder for ShapeNet) and import them in the background."""
+        if self.controller.store is None:
+            self.errors.report("Import", "Open or create a project first.")
+            return
+        if fmt == "shapenet":
+            folder = QFileDialog.getExistingDirectory(self.window, "Import a ShapeNet folder")
+            paths = [folder] if folder else []
+        else:
+            paths, _ = QFileDialog.getOpenFileNames(self.window, f"Import {fmt}", "",
+                                                    self.IMPORT_FILTERS[fmt])
+        if paths:
+            self.import_files(fmt, paths)
+
+    def import_files(self, fmt: str, paths: list[str]) -> None:
+        """Import annotation/mesh files (all or nothing) off the GUI thread."""
+        from core.store.file_io import import_files
+
+        store = self.controller.store
+        if store is None:
+            return
+        status = self.window.statusBar()
+        status.showMessage(f"Importing {len(paths)} file(s) ...")
+
+        def done(result) -> None:
+            what = f"{result} rows" if isinstance(result, int) else \
+                f"{result.keypoints} keypoints, {result.models} models"
+            status.showMessage(f"Imported {what} from "
+                               f"{', '.join(Path(p).name for p in paths)}", 8000)
+            self.imported.emit(fmt)
+            self.controller.refresh()
+
+        self._keep(run_in_thread(import_files, store, fmt, paths, on_done=done,
+                                 on_error=lambda exc: self.errors.report(
+                                     "Import failed (nothing was imported)", str(exc))))
+
+    def export_dialog(self, fmt: str) -> None:
+        """Ask where, then export the shown category (the whole project for bundles)."""
+        category = self.controller.selection.model[0]
+        if self.controller.store is None or (fmt != "bundle" and not category):
+            self.errors.report("Export", "Open a project and show a model of the category "
+                                         "to export first.")
+            return
+        if fmt in ("keypointnet", "bundle"):
+            out, _ = QFileDialog.getSaveFileName(self.window, f"Export {fmt}",
+                                                 f"{category or 'project'}.json",
+                                                 "JSON (*.json)")
+        else:
+            out = QFileDialog.getExistingDirectory(self.window, f"Export {fmt} into folder")
+        if out:
+            self.export_files(fmt, out, category)
+
+    def export_files(self, fmt: str, out: str, category: str | None) -> None:
+        from core.store.file_io import export_files
+
+        store = self.controller.store
+        status = self.window.statusBar()
+
+        def done(paths) -> None:
+            status.showMessage(f"Exported {len(paths)} file(s) to {out}", 8000)
+            self.exported.emit(fmt, [str(p) for p in paths])
+
+        self._keep(run_in_thread(export_files, store, fmt, out, category, on_done=done,
+                                 on_error=lambda exc: self.errors.report("Export failed",
+                                                                         str(exc))))
+
+    def build_io_menus(self, import_menu: QMenu, export_menu: QMenu) -> None:
+        from core.formats.records import EXPORT_FORMATS, IMPORT_FORMATS
+
+        labels = {"keypointnet": "&KeypointNet JSON...", "cpnet": "&CPNet HDF5...",
+                  "shapenet": "&ShapeNet mesh folder...", "bundle": "CorrStudio &bundle..."}
+        for fmt in IMPORT_FORMATS:
+            action = import_menu.addAction(labels[fmt])
+            action.setObjectName(f"actionImport_{fmt}")
+            action.triggered.connect(lambda _=False, f=fmt: self.import_dialog(f))
+        for fmt in EXPORT_FORMATS:
+            action = export_menu.addAction(self.EXPORT_LABELS[fmt] + "...")
+            action.setObjectName(f"actionExport_{fmt}")
+            action.triggered.connect(lambda _=False, f=fmt: self.export_dialog(f))
 
     def import_images_dialog(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self.window, "Import images", "", IMAGE_FILTER)

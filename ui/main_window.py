@@ -97,6 +97,9 @@ class MainWindow(QMainWindow):
         file_menu.addAction(new_action(self, "Import &images...", fa.import_images_dialog,
                                        "Ctrl+Shift+I", "Open an image in the image view",
                                        "actionImportImages"))
+        import_menu = file_menu.addMenu("Import &annotations")
+        export_menu = file_menu.addMenu("&Export")
+        fa.build_io_menus(import_menu, export_menu)
         file_menu.addSeparator()
         file_menu.addAction(new_action(self, "&Quit", self.close, QKeySequence.StandardKey.Quit,
                                        "Quit CorrStudio", "actionQuit"))

@@ -120,6 +120,10 @@ class FormatError(ValueError):
         super().__init__(f"{', '.join(where)}: {problem}")
 
 
+#: Format names accepted by ``corrstudio import`` / ``export`` and the File menu.
+IMPORT_FORMATS = ("keypointnet", "cpnet", "shapenet", "bundle")
+EXPORT_FORMATS = ("keypointnet", "cpnet", "pp", "slicer", "bundle")
+
 # ShapeNetCore synset ids of common categories (used to name imported categories).
 SHAPENET_SYNSETS: dict[str, str] = {
     "02691156": "airplane", "02747177": "trash_bin", "02773838": "bag", "02801938": "basket",

@@ -144,3 +144,30 @@ def test_progress_matrix_click_selects_model_and_set(qtbot, main_window, project
         matrix.cellClicked.emit(5, 2)
     assert main_window.selection.model == ("mug", matrix._models[5])
     assert main_window.annotation.current_set == matrix._numbers[2]
+
+
+def test_file_menu_imports_and_exports_in_the_background(qtbot, main_window, project_copy,
+                                                        tmp_path, keypointnet_sample):
+    import json
+
+    open_and_show(qtbot, main_window, project_copy, "mug")
+    fa = main_window.file_actions
+    names = {a.objectName() for a in main_window.findChildren(type(main_window.menuBar()
+                                                                      .actions()[0]))}
+    assert {"actionImport_keypointnet", "actionImport_shapenet", "actionExport_pp",
+            "actionExport_bundle"} <= names
+    with qtbot.waitSignal(fa.imported, timeout=20000):
+        fa.import_files("keypointnet", [str(keypointnet_sample / "chair_88382b87.json")])
+    qtbot.waitUntil(lambda: "88382b877be91b2a572f8e1c1caad99e"
+                    in main_window.browser.model_names("chair"), timeout=10000)
+    out = tmp_path / "mug_export"
+    with qtbot.waitSignal(fa.exported, timeout=30000) as sig:
+        fa.export_files("slicer", str(out), "mug")
+    assert len(sig.args[1]) > 24 and all(p.endswith(".mrk.json") for p in sig.args[1])
+    doc = json.loads(open(sig.args[1][0]).read())
+    assert doc["markups"][0]["controlPoints"]
+    bad = tmp_path / "bad.json"
+    bad.write_text("[{]")
+    with qtbot.waitSignal(main_window.errors.reported, timeout=10000) as err:
+        fa.import_files("keypointnet", [str(bad)])
+    assert "bad.json" in err.args[1] and "nothing was imported" in err.args[0]
