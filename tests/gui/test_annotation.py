@@ -4,6 +4,7 @@ keys pick sets, Space marks absent, undo/redo restore the exact database state."
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -164,7 +165,7 @@ def test_file_menu_imports_and_exports_in_the_background(qtbot, main_window, pro
     with qtbot.waitSignal(fa.exported, timeout=30000) as sig:
         fa.export_files("slicer", str(out), "mug")
     assert len(sig.args[1]) > 24 and all(p.endswith(".mrk.json") for p in sig.args[1])
-    doc = json.loads(open(sig.args[1][0]).read())
+    doc = json.loads(Path(sig.args[1][0]).read_text())
     assert doc["markups"][0]["controlPoints"]
     bad = tmp_path / "bad.json"
     bad.write_text("[{]")
