@@ -12,6 +12,10 @@ if not os.environ.get("DISPLAY"):
 
 pytestmark = pytest.mark.gui
 
+# Closed windows are kept, not deleted, until the run ends: deleting a window whose VTK
+# render window was finalized crashed Mesa under Xvfb now and then (about 1 run in 4).
+_CLOSED_WINDOWS: list = []
+
 
 @pytest.fixture
 def main_window(qtbot, tmp_path, monkeypatch):
@@ -30,7 +34,8 @@ def main_window(qtbot, tmp_path, monkeypatch):
     qtbot.waitExposed(window)
     yield window
     window.close()
-    window.deleteLater()
+    window.hide()
+    _CLOSED_WINDOWS.append(window)
     qtbot.wait(50)
     leaked = [w for w in QApplication.topLevelWidgets()
               if w not in before and w is not window and w.isVisible()]

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDockWidget
 
-from tests.gui.conftest import open_and_show
+from tests.gui.conftest import _CLOSED_WINDOWS, open_and_show
 from tests.screens import count_palette_pixels, fraction_not_color, load_rgb, region_of_color
 from ui.image_view import ImageView
 from ui.mesh_view import BACKGROUND
@@ -151,4 +151,4 @@ def test_dock_layout_is_restored(qtbot, main_window):
         assert not again.browser_dock.isVisible()
     finally:
         again.close()
-        again.deleteLater()
+        _CLOSED_WINDOWS.append(again)

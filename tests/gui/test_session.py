@@ -8,7 +8,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 
 from app.startup import StartupSession
-from tests.gui.conftest import open_and_show
+from tests.gui.conftest import _CLOSED_WINDOWS, open_and_show
 from ui.main_window import MainWindow
 
 
@@ -37,4 +37,4 @@ def test_restart_restores_the_session(qtbot, main_window, demo_project, tmp_path
         assert again.dockWidgetArea(again.progress_dock) == Qt.DockWidgetArea.RightDockWidgetArea
     finally:
         again.close()
-        again.deleteLater()
+        _CLOSED_WINDOWS.append(again)
