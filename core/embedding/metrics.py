@@ -179,12 +179,8 @@ def mean_geodesic_error(embeddings: Sequence[Any], keypoints: np.ndarray,
     """
     import torch
 
-    emb = _check_embeddings(embeddings)
-    kp = _check_keypoints(keypoints, len(emb))
+    emb, kp, geos = _validated_inputs(embeddings, keypoints, geodesics)
     n_models, n_sets = kp.shape
-    geos = [_check_geodesics(g, n_sets, e.shape[0], m)
-            for m, (g, e) in enumerate(zip(geodesics, emb, strict=True))]
-    _check_indices(kp, emb)
 
     # All keypoint embeddings of all models: the queries.
     q_model, q_set = np.nonzero(kp >= 0)
@@ -222,12 +218,8 @@ def mean_geodesic_error(embeddings: Sequence[Any], keypoints: np.ndarray,
 def mean_geodesic_error_reference(embeddings: Sequence[Any], keypoints: np.ndarray,
                                   geodesics: Sequence[np.ndarray]) -> MGEResult:
     """:func:`mean_geodesic_error` with plain per-pair loops in float64 (the oracle)."""
-    emb = _check_embeddings(embeddings)
-    kp = _check_keypoints(keypoints, len(emb))
+    emb, kp, geos = _validated_inputs(embeddings, keypoints, geodesics)
     n_models, n_sets = kp.shape
-    geos = [_check_geodesics(g, n_sets, e.shape[0], m)
-            for m, (g, e) in enumerate(zip(geodesics, emb, strict=True))]
-    _check_indices(kp, emb)
     err_sum = np.zeros(n_sets)
     n_pairs = np.zeros(n_sets, dtype=np.int64)
     n_inf = np.zeros(n_sets, dtype=np.int64)
@@ -360,6 +352,18 @@ def xyz_embeddings(samples: Sequence[ShapeSample]) -> list[np.ndarray]:
 
 
 # --- validation ------------------------------------------------------------------------
+
+def _validated_inputs(embeddings: Sequence[Any], keypoints: np.ndarray,
+                      geodesics: Sequence[np.ndarray]):
+    """Checked (embeddings, keypoints, geodesics) shared by both mGE implementations."""
+    emb = _check_embeddings(embeddings)
+    kp = _check_keypoints(keypoints, len(emb))
+    n_sets = kp.shape[1]
+    geos = [_check_geodesics(g, n_sets, e.shape[0], m)
+            for m, (g, e) in enumerate(zip(geodesics, emb, strict=True))]
+    _check_indices(kp, emb)
+    return emb, kp, geos
+
 
 def _to_numpy(e: Any) -> np.ndarray:
     if hasattr(e, "detach") and hasattr(e, "cpu"):  # a torch tensor; torch not imported

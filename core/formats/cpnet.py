@@ -135,16 +135,8 @@ def _mean_distance_json(arr: np.ndarray) -> list[list[float | None]]:
 
 
 def _read_mean_distance(path: Path, n_sets: int) -> list[list[float | None]]:
-    import h5py
-
     label = str(path)
-    try:
-        with h5py.File(path, "r") as h5:
-            arr = _dataset(h5, "mean_distance", label)
-    except FormatError:
-        raise
-    except Exception as exc:  # any h5py/OS failure means an unreadable or corrupt file
-        raise FormatError(label, f"cannot read HDF5 ({type(exc).__name__}: {exc})") from exc
+    (arr,) = _read_datasets(path, ("mean_distance",), label)
     arr = _as_float_array(arr, label, "mean_distance", 2)
     if arr.shape != (n_sets, n_sets):
         raise FormatError(label, f"expected ({n_sets}, {n_sets}) to match the keypoints' "
@@ -155,6 +147,19 @@ def _read_mean_distance(path: Path, n_sets: int) -> list[list[float | None]]:
     if (arr < 0).any():
         raise FormatError(label, "negative distance", None, "mean_distance")
     return _mean_distance_json(arr)
+
+
+def _read_datasets(path, names: tuple[str, ...], label: str) -> list:
+    """Read the named datasets of an HDF5 file; any h5py/OS failure becomes FormatError."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as h5:
+            return [_dataset(h5, name, label) for name in names]
+    except FormatError:
+        raise
+    except Exception as exc:  # an unreadable or corrupt file
+        raise FormatError(label, f"cannot read HDF5 ({type(exc).__name__}: {exc})") from exc
 
 
 def read_cpnet(h5_path: str | Path, mean_distance_path: str | Path | None = None,
@@ -180,20 +185,11 @@ def read_cpnet(h5_path: str | Path, mean_distance_path: str | Path | None = None
             models, NaN/inf coordinates, indices below -1 or >= N, repeated or empty
             names, or an inconsistent mean-distance file.
     """
-    import h5py
-
     p = Path(h5_path)
     label = str(p)
     class_id = p.stem
-    try:
-        with h5py.File(p, "r") as h5:
-            clouds = _dataset(h5, "point_clouds", label)
-            keypoints = _dataset(h5, "keypoints", label)
-            raw_names = _dataset(h5, "mesh_names", label)
-    except FormatError:
-        raise
-    except Exception as exc:  # any h5py/OS failure means an unreadable or corrupt file
-        raise FormatError(label, f"cannot read HDF5 ({type(exc).__name__}: {exc})") from exc
+    clouds, keypoints, raw_names = _read_datasets(
+        p, ("point_clouds", "keypoints", "mesh_names"), label)
 
     clouds = _as_float_array(clouds, label, "point_clouds", 3)
     n_models, n_points = clouds.shape[0], clouds.shape[1]

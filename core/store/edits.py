@@ -101,10 +101,8 @@ class KeypointEditor:
             self._require_set_owner(s, set_id)
             _require_model(s, model_id)
             current = _state_by_model_set(s, model_id, set_id)
-            values = dict(state=PointState.placed.value, face_index=int(face),
-                          w0=float(bary[0]), w1=float(bary[1]), w2=float(bary[2]),
-                          x=float(xyz[0]), y=float(xyz[1]), z=float(xyz[2]),
-                          r=int(rgb[0]), g=int(rgb[1]), b=int(rgb[2]), author_id=self.actor.id)
+            values = dict(_placed_values(face, bary, xyz, self.actor.id),
+                          r=int(rgb[0]), g=int(rgb[1]), b=int(rgb[2]))
             if current is None:
                 if expected_version is not None:
                     raise ConflictError(f"Set {set_id} on model {model_id} has no point any "
@@ -127,10 +125,7 @@ class KeypointEditor:
             current = _state_by_id(s, keypoint_id)
             self._require_set_owner(s, current.set_id)
             _expect(current, expected_version)
-            values = dict(state=PointState.placed.value, face_index=int(face),
-                          w0=float(bary[0]), w1=float(bary[1]), w2=float(bary[2]),
-                          x=float(xyz[0]), y=float(xyz[1]), z=float(xyz[2]),
-                          author_id=self.actor.id)
+            values = _placed_values(face, bary, xyz, self.actor.id)
             return KeypointChange(current, _update(s, current, values))
 
         return self.store.write(op)
@@ -342,6 +337,13 @@ def _check_point(face: int, bary, xyz) -> None:
         raise ValueError(f"barycentric weights must be >= 0 and sum to 1 (got {tuple(bary)})")
     if len(xyz) != 3 or any(not math.isfinite(c) for c in xyz):
         raise ValueError(f"xyz must be 3 finite numbers (got {tuple(xyz)})")
+
+
+def _placed_values(face: int, bary, xyz, author_id: int) -> dict:
+    """Keypoint columns of a point placed on ``face`` with weights ``bary`` at ``xyz``."""
+    return dict(state=PointState.placed.value, face_index=int(face), w0=float(bary[0]),
+                w1=float(bary[1]), w2=float(bary[2]), x=float(xyz[0]), y=float(xyz[1]),
+                z=float(xyz[2]), author_id=author_id)
 
 
 def _require_model(s: Session, model_id: int) -> None:
