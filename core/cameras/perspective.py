@@ -10,10 +10,11 @@ in :mod:`core.cameras`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 
 import torch
 
+from core.cameras.batched import TensorFields
 from core.cameras.errors import CameraError
 from core.cameras.rotations import DEG, look_at_angles, look_at_rotation, viewing_direction
 
@@ -21,7 +22,7 @@ MIN_DEPTH = 1e-6  # clamp for projection so points at or behind the camera stay 
 
 
 @dataclass(frozen=True)
-class PerspectiveCamera:
+class PerspectiveCamera(TensorFields):
     """A batch of ``B`` perspective look-at cameras sharing one image size.
 
     Attributes:
@@ -150,10 +151,10 @@ class PerspectiveCamera:
     # -- checks and plumbing ---------------------------------------------------------------
     def validate(self) -> PerspectiveCamera:
         """Raise :class:`CameraError` on non-finite or out-of-range parameters; return self."""
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, torch.Tensor) and not bool(torch.isfinite(value).all()):
-                raise CameraError(f"camera parameter {f.name} is not finite: {value.tolist()}")
+        bad = self.non_finite_field()
+        if bad is not None:
+            raise CameraError(f"camera parameter {bad} is not finite: "
+                              f"{getattr(self, bad).tolist()}")
         if bool((self.distance <= 0).any()):
             raise CameraError(f"camera distance must be positive, got {self.distance.tolist()}")
         if bool(((self.fov <= 0) | (self.fov >= 180)).any()):
@@ -169,20 +170,6 @@ class PerspectiveCamera:
         if bool((depth <= MIN_DEPTH).any()):
             raise CameraError(f"the camera is inside or behind the {what}: "
                               f"{int((depth <= MIN_DEPTH).sum())} point(s) have depth <= 0")
-
-    def index(self, i: int) -> PerspectiveCamera:
-        """Camera ``i`` of the batch, as a batch of one."""
-        return self._map(lambda x: x[i:i + 1])
-
-    def detach(self) -> PerspectiveCamera:
-        return self._map(lambda x: x.detach())
-
-    def to(self, device=None, dtype: torch.dtype | None = None) -> PerspectiveCamera:
-        return self._map(lambda x: x.to(device=device, dtype=dtype))
-
-    def _map(self, fn) -> PerspectiveCamera:
-        return replace(self, **{f.name: fn(getattr(self, f.name)) for f in fields(self)
-                                if isinstance(getattr(self, f.name), torch.Tensor)})
 
     def to_dict(self, i: int = 0) -> dict:
         """Plain JSON-able dict of camera ``i`` (degrees, world units, pixels)."""

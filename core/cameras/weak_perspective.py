@@ -8,16 +8,17 @@ Batched over ``B``; differentiable. Conventions in :mod:`core.cameras`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 
 import torch
 
+from core.cameras.batched import TensorFields
 from core.cameras.errors import CameraError
 from core.cameras.rotations import axis_angle_to_matrix
 
 
 @dataclass(frozen=True)
-class WeakPerspectiveCamera:
+class WeakPerspectiveCamera(TensorFields):
     """A batch of ``B`` weak-perspective cameras sharing one image size.
 
     Attributes:
@@ -58,10 +59,9 @@ class WeakPerspectiveCamera:
     def validate(self) -> WeakPerspectiveCamera:
         """Raise :class:`CameraError` on non-finite values, a non-positive scale or a
         rotation that is not orthonormal; return self."""
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, torch.Tensor) and not bool(torch.isfinite(value).all()):
-                raise CameraError(f"camera parameter {f.name} is not finite")
+        bad = self.non_finite_field()
+        if bad is not None:
+            raise CameraError(f"camera parameter {bad} is not finite")
         if bool((self.scale <= 0).any()):
             raise CameraError(f"weak-perspective scale must be positive, got "
                               f"{self.scale.tolist()}")
@@ -70,19 +70,6 @@ class WeakPerspectiveCamera:
         if float(err) > 1e-3 or bool((torch.linalg.det(self.rotation) <= 0).any()):
             raise CameraError("weak-perspective rotation is not a proper rotation matrix")
         return self
-
-    def index(self, i: int) -> WeakPerspectiveCamera:
-        return self._map(lambda x: x[i:i + 1])
-
-    def detach(self) -> WeakPerspectiveCamera:
-        return self._map(lambda x: x.detach())
-
-    def to(self, device=None, dtype: torch.dtype | None = None) -> WeakPerspectiveCamera:
-        return self._map(lambda x: x.to(device=device, dtype=dtype))
-
-    def _map(self, fn) -> WeakPerspectiveCamera:
-        return replace(self, **{f.name: fn(getattr(self, f.name)) for f in fields(self)
-                                if isinstance(getattr(self, f.name), torch.Tensor)})
 
     def to_dict(self, i: int = 0) -> dict:
         """Plain JSON-able dict of camera ``i``."""
