@@ -7,6 +7,7 @@ database outside the store.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -131,3 +132,46 @@ class CategorySets:
         block = self.state[:, cols]
         return (int((block == PLACED).sum()), int((block == ABSENT).sum()),
                 int((block == MISSING).sum()))
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """An image of a category (the encoded file is stored in the project database).
+
+    ``width`` and ``height`` are in pixels; ``sha256`` is the hex digest of the file's
+    bytes as imported; ``source_path`` is where it was imported from (provenance only:
+    the project does not need the file any more).
+    """
+
+    id: int
+    category: str
+    name: str
+    source_path: str | None
+    sha256: str
+    format: str  # "PNG" | "JPEG"
+    width: int
+    height: int
+    has_mask: bool
+    has_camera: bool
+    created_at: datetime  # timezone-aware UTC
+
+
+@dataclass(frozen=True)
+class ImageKeypointRecord:
+    """A correspondence set's 2D point on an image.
+
+    ``x``, ``y`` are pixels (x right, y down, origin at the image's top-left corner, pixel
+    centers at ``i + 0.5``), None when ``state`` is ``"absent"``. ``state`` is
+    ``"visible"``, ``"occluded"`` or ``"absent"`` (COCO's v = 2, 1, 0). ``version`` counts
+    edits (optimistic concurrency, as for 3D keypoints).
+    """
+
+    id: int
+    image_id: int
+    set_id: int
+    x: float | None
+    y: float | None
+    state: str
+    annotator_id: int | None
+    version: int
+    updated_at: datetime  # timezone-aware UTC

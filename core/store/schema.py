@@ -8,6 +8,12 @@ as in CorresPondenceNet; a model holds at most one keypoint per set.
 Keypoints follow KeypointNet's ``mesh_info``: a face index and barycentric
 weights ``(w0, w1, w2)`` on that face, plus the xyz position (model units,
 normalized frame) and an RGB color.
+
+Images of a category (revision 0003) are stored in the database as the encoded file
+(PNG/JPEG bytes as imported), so a project file stays portable; each may carry a
+silhouette mask (1-bit PNG bytes), a ground-truth camera (JSON text) and one 2D point per
+correspondence set. Image pixels: x right, y down, origin at the top-left corner, pixel
+centers at ``i + 0.5``.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -229,3 +236,81 @@ class KeypointFlag(Base):
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("annotator.id",
                                                                ondelete="SET NULL"))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ImagePointState(enum.StrEnum):
+    """A 2D point's state on an image, as COCO's visibility flag v (see :attr:`coco_v`)."""
+
+    visible = "visible"  # labeled and visible (v = 2)
+    occluded = "occluded"  # labeled, not visible (v = 1)
+    absent = "absent"  # not on this image (v = 0; no position)
+
+    @property
+    def coco_v(self) -> int:
+        """COCO's v flag: 2 visible, 1 occluded, 0 absent."""
+        return {"visible": 2, "occluded": 1, "absent": 0}[self.value]
+
+    @classmethod
+    def from_coco_v(cls, v: int) -> ImagePointState:
+        """The state of COCO's v flag (0, 1 or 2)."""
+        try:
+            return {2: cls.visible, 1: cls.occluded, 0: cls.absent}[int(v)]
+        except KeyError:
+            raise ValueError(f"COCO visibility flags are 0, 1 or 2 (got {v})") from None
+
+
+class Image(Base):
+    """An image of a category: the encoded file bytes (``data``, PNG or JPEG as imported),
+    its SHA-256 (unique per category), size in pixels, an optional silhouette ``mask``
+    (PNG bytes, same size) and an optional ground-truth camera (``camera_json``, a JSON
+    object written by the camera module). ``source_path`` records where it came from."""
+
+    __tablename__ = "image"
+    __table_args__ = (
+        UniqueConstraint("category_id", "sha256", name="uq_image_category_sha256"),
+        UniqueConstraint("category_id", "name", name="uq_image_category_name"),
+        CheckConstraint("width > 0 AND height > 0", name="ck_image_size"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    source_path: Mapped[str | None] = mapped_column(String(1000))
+    sha256: Mapped[str] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(10))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    mask: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    camera_json: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ImageKeypoint(Base):
+    """A correspondence set's point on an image: pixels ``(x, y)`` and a state (COCO's v);
+    an absent point has no position. ``version`` counts edits (checked like keypoints')."""
+
+    __tablename__ = "image_keypoint"
+    __table_args__ = (
+        UniqueConstraint("image_id", "set_id", name="uq_image_keypoint_image_set"),
+        CheckConstraint("(state = 'absent' AND x IS NULL AND y IS NULL) OR "
+                        "(state <> 'absent' AND x IS NOT NULL AND y IS NOT NULL)",
+                        name="ck_image_keypoint_position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"))
+    set_id: Mapped[int] = mapped_column(
+        ForeignKey("correspondence_set.id", ondelete="CASCADE"), index=True
+    )
+    x: Mapped[float | None] = mapped_column(Float)
+    y: Mapped[float | None] = mapped_column(Float)
+    state: Mapped[ImagePointState] = mapped_column(
+        Enum(ImagePointState, native_enum=False, length=10), default=ImagePointState.visible
+    )
+    annotator_id: Mapped[int | None] = mapped_column(ForeignKey("annotator.id",
+                                                                ondelete="SET NULL"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )

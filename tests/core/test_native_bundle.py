@@ -86,3 +86,21 @@ def test_bad_bundles_name_the_problem_and_change_nothing(tmp_path):
         with pytest.raises(FormatError, match="not empty"):
             _rich_project(dst)
             import_native(dst, export_native(dst), "doc.json")
+
+
+def test_bundle_from_an_older_revision_imports(tmp_path):
+    """A bundle written before the image tables existed (revision 0002) still loads."""
+    src = ProjectStore.create(tmp_path / "old.corrstudio")
+    _rich_project(src)
+    doc = export_native(src)
+    src.close()
+    doc["schema_revision"] = "0002"
+    for table in ("image", "image_keypoint"):
+        doc["tables"].pop(table, None)
+    dst = ProjectStore.create(tmp_path / "new.corrstudio")
+    assert import_native(dst, doc) > 0
+    assert dst.category_sets("chair").state.sum() > 0
+    doc["schema_revision"] = "9999"
+    with pytest.raises(FormatError, match="schema revision 9999"):
+        import_native(ProjectStore.create(tmp_path / "other.corrstudio"), doc)
+    dst.close()
