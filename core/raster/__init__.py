@@ -1,6 +1,6 @@
 """Rasterization of projected meshes: silhouettes (hard and soft) and point visibility.
 
-Two paths behind one interface (see :mod:`core.raster.interface` when present):
+Two paths behind one interface (:mod:`core.raster.interface`):
 
 - a CPU-fast path for what must stay interactive without a GPU: hard masks by filling the
   projected triangles (:mod:`core.raster.fast_mask`), visibility by ray casting;
