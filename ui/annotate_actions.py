@@ -2,7 +2,8 @@
 
 Keys: 1-8 select sets 1-8 and Q W E R T Y U I sets 9-16; N / P next / previous model;
 Space marks the current point absent; Delete removes it. A click on the surface places
-the current set's point.
+the current set's point; dragging a point moves it along the surface (Escape cancels);
+a click on a point makes its set current.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from ui.project_controller import ProjectController
 from ui.resources import app_icon
 from ui.selection import Selection
 from ui.session_state import SessionState
+from ui.store_banner import StoreBanner
 
 WINDOW_TITLE = "CorrStudio"
 
@@ -55,6 +56,8 @@ class MainWindow(QMainWindow):
         self.annotation = AnnotationController(self.controller, self.errors, self)
         self.annotate_actions = AnnotateActions(self, self.annotation, self.selection,
                                                 self.browser)
+        self.store_banner = StoreBanner(self.annotation.writes, self.mesh_view)
+        self.mesh_view.layout().insertWidget(0, self.store_banner)  # above the 3D view
         self.progress = ProgressMatrix(self.annotation, self.selection, self)
         self.progress_dock = self._dock("Progress", "progressDock", self.progress,
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -139,6 +142,8 @@ class MainWindow(QMainWindow):
             scene, self.annotation.visible_keypoints(scene)))
         self.annotation.keypoints_changed.connect(self.mesh_view.show_keypoints)
         self.mesh_view.surface_clicked.connect(self.annotation.place_at)
+        self.mesh_view.marker_moved.connect(self.annotation.move_marker)
+        self.mesh_view.marker_clicked.connect(self.annotation.select_marker)
         c.project_opened.connect(self._on_project_opened)
         c.busy.connect(self._on_busy)
 

@@ -1,6 +1,8 @@
 """The 3D view: one model and its keypoints in a pyvistaqt QtInteractor.
 
 Draws only what :class:`core.model_scene.ModelScene` holds; keeps no project state.
+A left click on the surface emits ``surface_clicked``; pressing on a marker drags it
+(:mod:`ui.marker_drag`): ``marker_moved`` on release, ``marker_clicked`` without motion.
 """
 
 from __future__ import annotations
@@ -10,8 +12,11 @@ import pyvista as pv
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from pyvistaqt import QtInteractor
+from vtkmodules.util.numpy_support import vtk_to_numpy
 
 from core.model_scene import ModelScene
+from core.store import ModelKeypoints
+from ui.marker_drag import MarkerDrag
 from ui.palette import set_colors
 from ui.surface_picker import SurfacePicker
 
@@ -25,6 +30,8 @@ class MeshView(QWidget):
 
     scene_shown = Signal(str, str)  # category, model name, after the first render
     surface_clicked = Signal(int, object)  # face index, (3,) picked position
+    marker_moved = Signal(int, int, object)  # keypoint id, face index, (3,) picked position
+    marker_clicked = Signal(int, int)  # keypoint id, set number
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -40,13 +47,20 @@ class MeshView(QWidget):
         self.scene: ModelScene | None = None
         self._marker_radius = 0.008
         self.picker = SurfacePicker(self.plotter.renderer)
+        self.keypoints: ModelKeypoints | None = None  # the drawn markers
+        self._markers = None  # the vtkPolyData of their glyphs, as the actor draws it
+        self._centres = np.zeros((0, 3))  # where each marker is drawn now
         self._press: tuple[float, float] | None = None
+        self.drag = MarkerDrag(self)
+        self.drag.moved.connect(self.marker_moved)
+        self.drag.clicked.connect(self.marker_clicked)
         self.plotter.interactor.installEventFilter(self)  # clicks vs. drags, at the Qt level
 
     def show_scene(self, scene: ModelScene, keypoints=None) -> None:
         """Replace the drawn model by ``scene`` (with ``keypoints``, default the scene's
         own) and render once."""
         self.scene = scene
+        self.drag.abort()
         p = self.plotter
         for name in list(p.actors):  # clear without a render per removed actor
             p.remove_actor(name, render=False)
@@ -65,21 +79,48 @@ class MeshView(QWidget):
     def show_keypoints(self, kp, render: bool = True) -> None:
         """Redraw only the keypoint markers (colour = set number)."""
         p = self.plotter
+        self.drag.abort()
         p.remove_actor("keypoints", render=False)
+        self.keypoints, self._markers = kp, None
+        self._centres = np.array(kp.xyz, dtype=np.float64).reshape(-1, 3)
         if len(kp):
-            markers = pv.PolyData(np.asarray(kp.xyz, dtype=np.float64)).glyph(
+            markers = pv.PolyData(self._centres.copy()).glyph(
                 geom=pv.Sphere(radius=self._marker_radius, theta_resolution=10,
                                phi_resolution=10), scale=False, orient=False)
             colors = np.repeat(set_colors(kp.numbers), markers.n_points // len(kp), axis=0)
             markers.point_data["rgb"] = colors
-            p.add_mesh(markers, scalars="rgb", rgb=True, name="keypoints", lighting=True,
-                       pickable=False, render=False, reset_camera=False)
+            actor = p.add_mesh(markers, scalars="rgb", rgb=True, name="keypoints",
+                               lighting=True, pickable=False, render=False,
+                               reset_camera=False)
+            self._markers = actor.GetMapper().GetInput()  # not a copy: edits are drawn
         if self.scene is not None:
             info = self.scene.info
             self.title.setText(f"{info.category} / {info.name}  —  "
                                f"{self.scene.faces.shape[0]:,} faces, {len(kp)} keypoints")
         if render:
             p.render()
+
+    @property
+    def marker_radius(self) -> float:
+        return self._marker_radius
+
+    def marker_centres(self) -> np.ndarray:
+        """(K, 3) where each marker of :attr:`keypoints` is drawn now."""
+        return self._centres
+
+    def move_marker(self, index: int, xyz, render: bool = True) -> None:
+        """Draw marker ``index`` at ``xyz`` (the drawing only: nothing is stored)."""
+        if self._markers is None:
+            return
+        xyz = np.asarray(xyz, dtype=np.float64)
+        vtk_points = self._markers.GetPoints()
+        points = vtk_to_numpy(vtk_points.GetData())  # a view on the drawn points
+        n = points.shape[0] // len(self._centres)  # glyph points per marker, in order
+        points[index * n:(index + 1) * n] += (xyz - self._centres[index]).astype(points.dtype)
+        vtk_points.Modified()
+        self._centres[index] = xyz
+        if render:
+            self.plotter.render()
 
     def display_position(self, xyz) -> tuple[float, float]:
         """Display coordinates (VTK, origin bottom-left) of a world point."""
@@ -90,6 +131,9 @@ class MeshView(QWidget):
         return x, y
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt override)
+        if self.drag.handle(event):  # a marker is grabbed: VTK must not rotate
+            self._press = None
+            return True
         kind = event.type()
         if kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
             self._press = (event.position().x(), event.position().y())

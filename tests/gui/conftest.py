@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 
+import numpy as np
 import pytest
 
 if not os.environ.get("DISPLAY"):
@@ -51,3 +53,43 @@ def open_and_show(qtbot, window, project, category: str, model: str | None = Non
     with qtbot.waitSignal(window.mesh_view.scene_shown, timeout=30000):
         window.selection.select_model(category, name)
     return name
+
+
+@pytest.fixture
+def project_copy(demo_project, tmp_path):
+    """A private copy of the demo project (tests write to it)."""
+    folder = tmp_path / "demo"
+    shutil.copytree(demo_project.parent, folder)
+    return folder / demo_project.name
+
+
+def widget_pos(view, xyz):
+    """Interactor-widget position (QPoint, logical pixels, top-left) of a world point."""
+    from PySide6.QtCore import QPoint
+
+    x, y = view.display_position(xyz)
+    widget = view.plotter.interactor
+    ratio = widget.devicePixelRatioF()
+    return QPoint(int(round(x / ratio)), int(round(widget.height() - y / ratio)))
+
+
+def visible_faces(view, scene, limit: int = 200):
+    """(face, centre) of larger camera-facing faces that a pick at their centre hits,
+    nearest the model's middle first."""
+    cam = np.array(view.plotter.camera.position)
+    v, f = scene.vertices, scene.faces
+    centres = v[f].mean(axis=1)
+    normals = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+    area = np.linalg.norm(normals, axis=1)
+    facing = ((normals / np.maximum(area, 1e-12)[:, None]) * (cam - centres)).sum(1) > 0
+    order = np.argsort(np.linalg.norm(centres - centres.mean(0), axis=1))
+    found = []
+    for i in order:
+        if facing[i] and area[i] > np.quantile(area, 0.5):
+            hit = view.picker.pick(*view.display_position(centres[i]))
+            if hit is not None and hit[0] == i:
+                found.append((int(i), centres[i]))
+                if len(found) >= limit:
+                    break
+    assert found, "no visible face found"
+    return found

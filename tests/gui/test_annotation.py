@@ -3,24 +3,15 @@ keys pick sets, Space marks absent, undo/redo restore the exact database state."
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from sqlalchemy import text
 
 from core.geometry.surface import surface_point_xyz
 from tests.gui.conftest import open_and_show
-
-
-@pytest.fixture
-def project_copy(demo_project, tmp_path):
-    folder = tmp_path / "demo"
-    shutil.copytree(demo_project.parent, folder)
-    return folder / demo_project.name
 
 
 def _rows(window) -> list[tuple]:
