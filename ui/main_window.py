@@ -17,6 +17,7 @@ from ui.annotate_actions import AnnotateActions
 from ui.annotation_controller import AnnotationController
 from ui.error_reporter import ErrorReporter
 from ui.file_actions import FileActions
+from ui.guide_panel import GuidePanel
 from ui.image_view import ImageView
 from ui.mesh_view import MeshView
 from ui.progress_matrix import ProgressMatrix
@@ -26,6 +27,7 @@ from ui.resources import app_icon
 from ui.selection import Selection
 from ui.session_state import SessionState
 from ui.store_banner import StoreBanner
+from ui.template_actions import TemplateActions
 
 WINDOW_TITLE = "CorrStudio"
 
@@ -61,6 +63,10 @@ class MainWindow(QMainWindow):
         self.progress = ProgressMatrix(self.annotation, self.selection, self)
         self.progress_dock = self._dock("Progress", "progressDock", self.progress,
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.template_actions = TemplateActions(self, self.annotation, self.errors)
+        self.guide = GuidePanel(self.annotation, self.mesh_view, self)
+        self.guide_dock = self._dock("Guide", "guideDock", self.guide,
+                                     Qt.DockWidgetArea.RightDockWidgetArea)
         self._build_menus()
         self._status_project = QLabel("No project", self)
         self.statusBar().addPermanentWidget(self._status_project)
@@ -120,10 +126,11 @@ class MainWindow(QMainWindow):
         annotate_menu = bar.addMenu("&Annotate")
         annotate_menu.setObjectName("annotateMenu")
         self.annotate_actions.build_menu(annotate_menu)
+        self.template_actions.build_menu(annotate_menu)
 
         view_menu = bar.addMenu("&View")
         view_menu.setObjectName("viewMenu")
-        for dock in (self.browser_dock, self.image_dock, self.progress_dock):
+        for dock in (self.browser_dock, self.image_dock, self.guide_dock, self.progress_dock):
             view_menu.addAction(dock.toggleViewAction())
         view_menu.addSeparator()
         view_menu.addAction(new_action(self, "&Fit image", self.image_view.fit, "Ctrl+0",
@@ -146,6 +153,7 @@ class MainWindow(QMainWindow):
         self.mesh_view.marker_clicked.connect(self.annotation.select_marker)
         c.project_opened.connect(self._on_project_opened)
         c.busy.connect(self._on_busy)
+        self.template_actions.templates_changed.connect(self.guide.on_templates_changed)
 
     # ---------------------------------------------------------------- reacting
     def _on_categories(self, categories: list) -> None:
@@ -192,5 +200,6 @@ class MainWindow(QMainWindow):
             self.save_layout()
             self.session.save()
             self.controller.shutdown()
+            self.guide.close()
             self.mesh_view.close()
         super().closeEvent(event)
