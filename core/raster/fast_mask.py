@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.masks import mask_iou  # noqa: F401  (re-exported for raster callers)
+
 
 def _as_numpy(x) -> np.ndarray:
     if hasattr(x, "detach"):
@@ -200,11 +202,3 @@ def face_buffer(uv, depth, faces, image_size: tuple[int, int], perspective: bool
     face_img[pix[win]] = index[ts[win]]
     zbuf[pix[win]] = 1.0 / qv[win] if perspective else qv[win]
     return face_img.reshape(h, w), zbuf.reshape(h, w)
-
-
-def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two (H, W) bool masks; 1.0 when both are empty."""
-    union = np.logical_or(a, b).sum()
-    if union == 0:
-        return 1.0
-    return float(np.logical_and(a, b).sum() / union)
