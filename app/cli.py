@@ -34,10 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--models", type=int, default=24, help="models per category (default 24)")
     demo.add_argument("--force", action="store_true", help="replace an existing demo folder")
 
-    from app import embedding_commands, io_commands
+    from app import embedding_commands, io_commands, pose_commands
 
     io_commands.add_parsers(sub)
     embedding_commands.add_parsers(sub)
+    pose_commands.add_parsers(sub)
 
     info = sub.add_parser("info", help="print a project's categories and counts")
     info.add_argument("--project", dest="info_project", metavar="P",
@@ -56,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return (embedding_commands.run_train if args.command == "train"
                 else embedding_commands.run_evaluate)(args)
+    if args.command in ("pose", "render"):
+        from app import pose_commands
+
+        return (pose_commands.run_pose if args.command == "pose"
+                else pose_commands.run_render)(args)
     if args.command in ("import", "export"):
         from app import io_commands
 
