@@ -11,12 +11,22 @@ import os
 import shutil
 import sys
 
-from benchmarks import annotation, embedding_metrics, embedding_step, startup, store
+from benchmarks import (
+    annotation,
+    embedding_metrics,
+    embedding_step,
+    raster,
+    refine,
+    startup,
+    store,
+    ttp,
+)
 from benchmarks.table import format_table
 
 BENCHMARKS = {"startup": startup.run, "store": store.run,
               "embedding_step": embedding_step.run, "embedding_metrics": embedding_metrics.run,
-              "annotation": annotation.run}
+              "annotation": annotation.run, "ttp": ttp.run, "raster": raster.run,
+              "refine": refine.run}
 NEEDS_DISPLAY = {"startup", "annotation"}
 
 
