@@ -19,6 +19,7 @@ from benchmarks import (
     refine,
     startup,
     store,
+    suggestions,
     ttp,
 )
 from benchmarks.table import format_table
@@ -26,7 +27,7 @@ from benchmarks.table import format_table
 BENCHMARKS = {"startup": startup.run, "store": store.run,
               "embedding_step": embedding_step.run, "embedding_metrics": embedding_metrics.run,
               "annotation": annotation.run, "ttp": ttp.run, "raster": raster.run,
-              "refine": refine.run}
+              "refine": refine.run, "suggestions": suggestions.run}
 NEEDS_DISPLAY = {"startup", "annotation"}
 
 
