@@ -53,7 +53,7 @@ class _EditInfo:
     editor: KeypointEditor
     model_id: int
     number: int  # set number 0..15
-    kind: str  # "place" | "absent" | "move" | "delete"
+    kind: str  # "place" | "absent" | "move" | "delete" | "bulk"
 
 
 class _NothingThere(NotFound):
@@ -129,15 +129,24 @@ class AnnotationController(QObject):
         self.status.emit(f"Point {int(number) + 1} selected")
 
     # ------------------------------------------------------------------ edits
-    def place_at(self, face: int, picked_xyz) -> bool:
+    def place_at(self, face: int, picked_xyz, bary=None, text: str | None = None) -> bool:
         """Place (or move) the current set's point at a picked surface position.
+
+        ``bary``: the barycentric weights on ``face`` when they are known exactly (an
+        accepted suggestion); ``picked_xyz`` is then stored as given. ``text``: the undo
+        step's name (default "Place point N" / "Move point N").
 
         Returns True when the point was committed now; False when it failed or waits for
         the database (then it is committed later, see the module notes).
         """
         if not self._ready():
             return False
-        bary, xyz = barycentric_on_face(self.scene.vertices, self.scene.faces, face, picked_xyz)
+        if bary is None:
+            bary, xyz = barycentric_on_face(self.scene.vertices, self.scene.faces, face,
+                                            picked_xyz)
+        else:
+            bary = tuple(float(w) for w in bary)
+            xyz = tuple(float(c) for c in picked_xyz)
         number = self.current_set
         verb = "Move" if self._shown_row(number=number) is not None else "Place"
 
@@ -146,7 +155,7 @@ class AnnotationController(QObject):
             return editor.place(model_id, set_id, face=face, bary=bary, xyz=xyz,
                                 expected_version=current[1] if current else None)
 
-        return self._edit_set(f"{verb} point {number + 1}", number, "place", place)
+        return self._edit_set(text or f"{verb} point {number + 1}", number, "place", place)
 
     def mark_absent(self) -> bool:
         """The current set's part is missing on this model."""
@@ -178,6 +187,17 @@ class AnnotationController(QObject):
 
         return self._submit(f"Delete point {number + 1}", run, number, "delete") \
             is Outcome.APPLIED
+
+    def apply_changes(self, text: str, run: Callable[[], list[KeypointChange]]) -> bool:
+        """Commit an edit made of several changes (a bulk accept) as ONE undo step.
+
+        ``run()`` makes the changes for the current annotator on the shown model and
+        returns them (it is called off the GUI thread, like every edit, and must leave
+        nothing behind when it fails). Returns True when committed now.
+        """
+        if not self._ready():
+            return False
+        return self._submit(text, run, -1, "bulk") is Outcome.APPLIED
 
     def move_marker(self, keypoint_id: int, face: int, picked_xyz) -> bool:
         """A marker dragged onto ``face`` at ``picked_xyz``: one move, one undo step."""
@@ -231,8 +251,9 @@ class AnnotationController(QObject):
 
     def _on_applied(self, edit: PendingEdit, change: KeypointChange) -> None:
         info = edit.context
-        if isinstance(info, _EditInfo) and info.editor is self.editor:
-            self.undo_stack.push(ChangeCommand(edit.text, info.editor, [change],
+        changes = list(change) if isinstance(change, (list, tuple)) else [change]
+        if isinstance(info, _EditInfo) and info.editor is self.editor and changes:
+            self.undo_stack.push(ChangeCommand(edit.text, info.editor, changes,
                                                self._refresh_keypoints, self._undo_failed,
                                                stack=self.undo_stack,
                                                blocked=self._undo_blocked))

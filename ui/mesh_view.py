@@ -22,6 +22,8 @@ from ui.surface_picker import SurfacePicker
 
 BACKGROUND = "#1e2227"
 MESH_COLOR = "#c9cdd3"
+# similarity heatmaps: 0 = the plain mesh colour, rising through orange to yellow at 1
+HEATMAP_STOPS = ((0.0, "#c9cdd3"), (0.35, "#d3b8a6"), (0.7, "#e8590c"), (1.0, "#ffe066"))
 HOME_VIEW = (0.9, 0.55, 1.3)  # direction from the model to the camera
 
 
@@ -47,6 +49,7 @@ class MeshView(QWidget):
         self.scene: ModelScene | None = None
         self._marker_radius = 0.008
         self.picker = SurfacePicker(self.plotter.renderer)
+        self._surface: pv.PolyData | None = None  # the drawn mesh (the mesh actor's input)
         self.keypoints: ModelKeypoints | None = None  # the drawn markers
         self._markers = None  # the vtkPolyData of their glyphs, as the actor draws it
         self._centres = np.zeros((0, 3))  # where each marker is drawn now
@@ -67,6 +70,7 @@ class MeshView(QWidget):
         faces = np.hstack([np.full((scene.faces.shape[0], 1), 3, dtype=np.int64),
                            scene.faces]).ravel()
         mesh = pv.PolyData(scene.vertices, faces)
+        self._surface = mesh
         actor = p.add_mesh(mesh, color=MESH_COLOR, smooth_shading=True, split_sharp_edges=True,
                            name="mesh", specular=0.2, render=False)
         # smooth shading draws a copy with split vertices; its cells keep the face order
@@ -99,6 +103,40 @@ class MeshView(QWidget):
                                f"{self.scene.faces.shape[0]:,} faces, {len(kp)} keypoints")
         if render:
             p.render()
+
+    def show_heatmap(self, values=None, render: bool = True) -> None:
+        """Colour the mesh by per-vertex values in [0, 1] (``HEATMAP_STOPS``); None: back
+        to the plain mesh colour. ``values`` has one entry per scene vertex."""
+        actor = self.plotter.actors.get("mesh")
+        if actor is None or self._surface is None:
+            return
+        mapper = actor.GetMapper()
+        if values is None:
+            if "heatmap" not in self._surface.point_data:
+                return
+            self._surface.point_data.remove("heatmap")
+            mapper.ScalarVisibilityOff()
+        else:
+            values = np.asarray(values, dtype=np.float32).reshape(-1)
+            if values.shape[0] != self._surface.n_points:
+                raise ValueError(f"heatmap has {values.shape[0]} values for "
+                                 f"{self._surface.n_points} vertices")
+            self._surface.point_data["heatmap"] = values
+            mapper.SetScalarModeToUsePointFieldData()
+            mapper.SelectColorArray("heatmap")
+            mapper.SetScalarRange(0.0, 1.0)
+            mapper.SetLookupTable(_heatmap_lut())
+            mapper.ScalarVisibilityOn()
+        self._surface.Modified()
+        mapper.Update()  # smooth shading's split copy takes the array now (picking uses it)
+        if render:
+            self.plotter.render()
+
+    def heatmap(self) -> np.ndarray | None:
+        """(V,) the per-vertex values drawn now (None when the mesh has its plain colour)."""
+        if self._surface is None or "heatmap" not in self._surface.point_data:
+            return None
+        return np.asarray(self._surface.point_data["heatmap"])
 
     @property
     def marker_radius(self) -> float:
@@ -162,3 +200,17 @@ class MeshView(QWidget):
     def close(self) -> bool:
         self.plotter.close()
         return super().close()
+
+
+def _heatmap_lut() -> pv.LookupTable:
+    """256 colours interpolated between ``HEATMAP_STOPS``, for values in [0, 1]."""
+    t = np.linspace(0.0, 1.0, 256)
+    at = [v for v, _ in HEATMAP_STOPS]
+    rgb = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for _, c in HEATMAP_STOPS],
+                   dtype=np.float64)
+    table = np.column_stack([np.interp(t, at, rgb[:, k]) for k in range(3)]
+                            + [np.full(256, 255.0)])
+    lut = pv.LookupTable()
+    lut.values = np.round(table).astype(np.uint8)
+    lut.scalar_range = (0.0, 1.0)
+    return lut
