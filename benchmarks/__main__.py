@@ -17,6 +17,7 @@ from benchmarks import (
     embedding_step,
     raster,
     refine,
+    shape_space,
     startup,
     store,
     suggestions,
@@ -27,7 +28,8 @@ from benchmarks.table import format_table
 BENCHMARKS = {"startup": startup.run, "store": store.run,
               "embedding_step": embedding_step.run, "embedding_metrics": embedding_metrics.run,
               "annotation": annotation.run, "ttp": ttp.run, "raster": raster.run,
-              "refine": refine.run, "suggestions": suggestions.run}
+              "refine": refine.run, "suggestions": suggestions.run,
+              "shape_space": shape_space.run}
 NEEDS_DISPLAY = {"startup", "annotation"}
 
 

@@ -1,11 +1,25 @@
-"""The 2D image view: pan (drag), zoom (wheel, +/-), fit (F)."""
+"""The 2D image view: pan (drag), zoom (wheel, +/-), fit (F), and an overlay layer.
+
+Overlays (masks, outlines, points drawn by other modules) are items parented to
+:meth:`ImageView.overlay_layer`, a content-less item above the image in scene coordinates =
+image pixels (x right, y down, pixel ``(i, j)`` covers ``[i, i+1) x [j, j+1)``). The layer
+survives :meth:`ImageView.show_rgb`, so only the overlay items change when they are
+updated; :meth:`ImageView.show_placeholder` hides it with the image.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPixmap, QWheelEvent
-from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPen, QPixmap, QWheelEvent
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsPixmapItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QWidget,
+)
 
 ZOOM_STEP = 1.25
 
@@ -15,6 +29,19 @@ def rgb_to_qimage(rgb: np.ndarray) -> QImage:
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     h, w, _ = rgb.shape
     return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+def _overlay_layer() -> QGraphicsRectItem:
+    """An item without contents (a plain C++ item: painting it calls no Python) that holds
+    the overlay items, its children, above the image."""
+    layer = QGraphicsRectItem()
+    layer.setPen(QPen(Qt.PenStyle.NoPen))
+    layer.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, True)
+    layer.setZValue(1.0)
+    return layer
+
+
+PLACEHOLDER = "No image\nFile > Import images (Ctrl+Shift+I)"
 
 
 class ImageView(QGraphicsView):
@@ -31,14 +58,36 @@ class ImageView(QGraphicsView):
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         self._item: QGraphicsPixmapItem | None = None
+        self._overlay: QGraphicsRectItem | None = None
         self.path: str | None = None
+        self.placeholder_text = PLACEHOLDER
         self.setToolTip("Drag to pan, wheel to zoom, F to fit")
-        self._show_placeholder()
+        self.show_placeholder()
 
-    def _show_placeholder(self) -> None:
-        text = self.scene().addText("No image\nFile > Import images (Ctrl+Shift+I)")
+    def show_placeholder(self, message: str = PLACEHOLDER) -> None:
+        """Drop the image (and hide the overlays) and show ``message`` instead."""
+        self._clear_scene()
+        self._item = None
+        self.path = None
+        self.placeholder_text = message
+        self.resetTransform()
+        text = self.scene().addText(message)
         text.setDefaultTextColor(QColor("#8a9099"))
         self.scene().setSceneRect(text.boundingRect())
+
+    def _clear_scene(self) -> None:
+        """Clear the scene but keep the overlay layer (taken out, not deleted)."""
+        if self._overlay is not None and self._overlay.scene() is self.scene():
+            self.scene().removeItem(self._overlay)
+        self.scene().clear()
+
+    def overlay_layer(self) -> QGraphicsRectItem:
+        """The parent of overlay items (scene coordinates = image pixels)."""
+        if self._overlay is None:
+            self._overlay = _overlay_layer()
+            if self._item is not None:
+                self.scene().addItem(self._overlay)
+        return self._overlay
 
     @property
     def zoom(self) -> float:
@@ -46,11 +95,14 @@ class ImageView(QGraphicsView):
         return float(self.transform().m11())
 
     def show_rgb(self, rgb: np.ndarray, path: str = "") -> None:
-        """Show an (H, W, 3) uint8 image and fit it to the view."""
-        self.scene().clear()
+        """Show an (H, W, 3) uint8 image and fit it to the view (overlays stay)."""
+        self._clear_scene()
         self._item = self.scene().addPixmap(QPixmap.fromImage(rgb_to_qimage(rgb)))
         self.scene().setSceneRect(self._item.boundingRect())
+        if self._overlay is not None:
+            self.scene().addItem(self._overlay)
         self.path = path
+        self.placeholder_text = ""
         self.fit()
         self.image_shown.emit(path)
 

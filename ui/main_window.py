@@ -20,9 +20,11 @@ from ui.file_actions import FileActions
 from ui.guide_panel import GuidePanel
 from ui.image_view import ImageView
 from ui.mesh_view import MeshView
+from ui.pose.pose_dock import PoseDock
 from ui.progress_matrix import ProgressMatrix
 from ui.project_browser import ProjectBrowser
 from ui.project_controller import ProjectController
+from ui.qa import install_qa
 from ui.resources import app_icon
 from ui.selection import Selection
 from ui.session_state import SessionState
@@ -67,10 +69,15 @@ class MainWindow(QMainWindow):
         self.guide = GuidePanel(self.annotation, self.mesh_view, self)
         self.guide_dock = self._dock("Guide", "guideDock", self.guide,
                                      Qt.DockWidgetArea.RightDockWidgetArea)
+        self.pose_dock = PoseDock(self.controller, self.selection, self.image_view, self)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.pose_dock)
+        self.tabifyDockWidget(self.progress_dock, self.pose_dock)
+        self.pose_dock.hide()  # View > Pose or the Run menu shows it
         self._build_menus()
         self._status_project = QLabel("No project", self)
         self.statusBar().addPermanentWidget(self._status_project)
         self._wire()
+        self.qa = install_qa(self)  # suggestions, review and agreement docks
         self.session = SessionState(self)
         self.resizeDocks([self.browser_dock, self.image_dock], [300, 420],
                          Qt.Orientation.Horizontal)
@@ -130,11 +137,16 @@ class MainWindow(QMainWindow):
 
         view_menu = bar.addMenu("&View")
         view_menu.setObjectName("viewMenu")
-        for dock in (self.browser_dock, self.image_dock, self.guide_dock, self.progress_dock):
+        for dock in (self.browser_dock, self.image_dock, self.guide_dock, self.progress_dock,
+                     self.pose_dock):
             view_menu.addAction(dock.toggleViewAction())
         view_menu.addSeparator()
         view_menu.addAction(new_action(self, "&Fit image", self.image_view.fit, "Ctrl+0",
                                        "Fit the image to the view", "actionFitImage"))
+
+        run_menu = bar.addMenu("&Run")
+        run_menu.setObjectName("runMenu")
+        self.pose_dock.build_menu(run_menu)
 
         help_menu = bar.addMenu("&Help")
         help_menu.setObjectName("helpMenu")
@@ -199,6 +211,7 @@ class MainWindow(QMainWindow):
             self._closed = True
             self.save_layout()
             self.session.save()
+            self.pose_dock.shutdown()  # cancels a pose run and waits for its thread
             self.controller.shutdown()
             self.guide.close()
             self.mesh_view.close()

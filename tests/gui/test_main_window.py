@@ -130,7 +130,7 @@ def test_menus_docks_and_shortcuts(main_window):
     assert shortcuts["actionUndo"] == QKeySequence(QKeySequence.StandardKey.Undo)
     assert shortcuts["actionImportMeshes"] == QKeySequence("Ctrl+Shift+M")
     menus = [a.text().replace("&", "") for a in main_window.menuBar().actions()]
-    assert menus == ["File", "Edit", "Annotate", "View", "Help"]
+    assert menus == ["File", "Edit", "Annotate", "View", "Run", "Help"]
     docks = {d.objectName() for d in main_window.findChildren(QDockWidget)}
     assert {"projectBrowserDock", "imageViewDock"} <= docks
     assert main_window.statusBar() is not None

@@ -1,0 +1,428 @@
+"""The Pose panel: pick an image, run the pose engine live, watch and replay it.
+
+Controls: the source (a synthetic demo view of the current category, a project image of
+it, or the image view's file), the objective (auto / fast / soft), hypotheses and steps,
+and Run / Pause / Step / Stop (actions, also in the main window's Run menu). Views: the
+image with its overlays (:mod:`ui.pose.overlay_2d`, toggles below it), the 3D scene
+(:mod:`ui.pose.scene_3d`), the loss / IoU plot (:mod:`ui.pose.loss_plot`) and the timeline
+(:mod:`ui.pose.timeline`); a status line says what happens, how a run ended, and why it
+could not start (no project, missing image file: the image view then shows a placeholder).
+
+The category is the shown model's (else the project's first). The template and the source
+image load in the run's worker thread (:class:`~ui.pose.run_worker.PoseRunWorker`), before
+the pose engine runs there.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.pose.category_template import CategoryTemplate, load_category_template
+from core.pose.pipeline import OBJECTIVES
+from ui.actions import new_action
+from ui.image_view import ImageView
+from ui.pose.loss_plot import LossPlot
+from ui.pose.overlay_2d import LAYER_LABELS, LAYERS, PoseOverlay2D
+from ui.pose.records import StepRecord
+from ui.pose.run_worker import PoseRunWorker, Prepared, RunOutcome
+from ui.pose.scene_3d import PoseScene3D
+from ui.pose.sources import PoseSource, file_source, project_image_source, synthetic_source
+from ui.pose.timeline import Timeline
+from ui.workers import run_in_thread
+
+SYNTHETIC = "synthetic"
+NO_PROJECT = "Open a project and show a model: runs pose its category's template"
+IDLE, PREPARING, RUNNING, PAUSED, STOPPING = "idle", "preparing", "running", "paused", \
+    "stopping"
+
+
+def source_key(kind: str, arg=None) -> str:
+    """The source combo's item data: ``"synthetic"``, ``"image:<id>"``, ``"file:<path>"``."""
+    return kind if arg is None else f"{kind}:{arg}"
+
+
+def _prepare(store, category: str, template: CategoryTemplate | None, kind: str, arg,
+             seed: int) -> Prepared:
+    """Worker thread: the category's template (unless cached) and the source image."""
+    if template is None:
+        template = load_category_template(store, category)
+    if kind == SYNTHETIC:
+        source = synthetic_source(template, seed)
+    elif kind == "image":
+        source = project_image_source(store, int(arg), template)
+    else:
+        source = file_source(arg)
+    return Prepared(source.mask, template, source)
+
+
+class PoseView(QWidget):
+    """The panel (see the module docstring)."""
+
+    state_changed = Signal(str)  # idle | preparing | running | paused | stopping
+    run_started = Signal(object)  # the PoseSource
+    run_finished = Signal(object)  # RunOutcome
+    record_shown = Signal(object)  # the StepRecord both views now show
+    status_changed = Signal(str)
+
+    def __init__(self, project, selection, image_view: ImageView | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("poseView")
+        self.project = project  # ProjectController (store, categories)
+        self.selection = selection
+        self.main_image_view = image_view  # its file is a source
+        self.state = IDLE
+        self.source: PoseSource | None = None
+        self.template: CategoryTemplate | None = None
+        self._templates: dict[str, CategoryTemplate] = {}
+        self._categories: list[str] = []
+        self._category = ""  # of the run in progress
+        self._workers: list = []
+        self._closed = False
+        self.events = None  # replaces iter_estimate_pose in runs when set (same arguments)
+        self.update_ms = 0.0  # what the last live update cost the GUI thread (with repaint)
+        self._update_start: float | None = None
+        self.worker = PoseRunWorker(self)
+        self._build_actions()
+        self._build_ui()
+        self.worker.prepared.connect(self._prepared)
+        self.worker.step_ready.connect(self._on_step)
+        self.worker.finished.connect(self._on_finished)
+        self.worker.state_changed.connect(self._set_state)
+        self.timeline.scrubbed.connect(self.show_record)
+        self.scene3d.frame_swapped.connect(self._on_frame_swapped)
+        project.categories_changed.connect(self._on_categories)
+        project.project_opened.connect(lambda _t: self._on_project())
+        selection.model_changed.connect(lambda *_: self.refresh_sources())
+        if image_view is not None:
+            image_view.image_shown.connect(lambda _p: self.refresh_sources())
+        self._set_state(IDLE)
+        self.say(NO_PROJECT)
+
+    # -------------------------------------------------------------------- build
+    def _build_actions(self) -> None:
+        self.run_action = new_action(self, "&Run pose", self.run, "F5",
+                                     "Estimate the source image's camera, live",
+                                     "actionPoseRun")
+        self.pause_action = new_action(self, "&Pause", self.toggle_pause, "F6",
+                                       "Pause or resume the run", "actionPosePause")
+        self.step_action = new_action(self, "S&tep", self.step, "F10",
+                                      "One more step (pauses the run)", "actionPoseStep")
+        self.stop_action = new_action(self, "St&op", self.stop, QKeySequence("Shift+F5"),
+                                      "Stop the run", "actionPoseStop")
+        self.actions_list: list[QAction] = [self.run_action, self.pause_action,
+                                            self.step_action, self.stop_action]
+
+    def _build_ui(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Source:", self))
+        self.source_combo = QComboBox(self)
+        self.source_combo.setObjectName("poseSource")
+        self.source_combo.setToolTip("The image to pose")
+        self.source_combo.setMinimumContentsLength(24)
+        controls.addWidget(self.source_combo, 1)
+        controls.addWidget(QLabel("View #", self))
+        self.seed_spin = self._spin("poseSeed", 0, 9999, 0,
+                                    "Which held-out synthetic view (seed)")
+        controls.addWidget(self.seed_spin)
+        controls.addWidget(QLabel("Objective:", self))
+        self.objective_combo = QComboBox(self)
+        self.objective_combo.setObjectName("poseObjective")
+        self.objective_combo.addItems(list(OBJECTIVES))
+        self.objective_combo.setToolTip("auto: soft silhouette on CUDA, fast points "
+                                        "objective on CPU")
+        controls.addWidget(self.objective_combo)
+        controls.addWidget(QLabel("Hypotheses:", self))
+        self.k_spin = self._spin("poseHypotheses", 1, 10, 3, "Viewpoints refined")
+        controls.addWidget(self.k_spin)
+        controls.addWidget(QLabel("Steps:", self))
+        self.steps_spin = self._spin("poseSteps", 0, 1000, 60,
+                                     "Refinement steps per hypothesis")
+        controls.addWidget(self.steps_spin)
+        self.buttons: dict[str, QToolButton] = {}
+        for key, action in zip(("run", "pause", "step", "stop"), self.actions_list,
+                               strict=True):
+            button = QToolButton(self)
+            button.setDefaultAction(action)
+            button.setObjectName(f"pose{key.title()}Button")
+            controls.addWidget(button)
+            self.buttons[key] = button
+        layout.addLayout(controls)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.image_view = ImageView(self.splitter)
+        self.image_view.setObjectName("poseImageView")
+        self.image_view.show_placeholder("No run yet: choose a source and press Run (F5)")
+        self.overlay = PoseOverlay2D(self.image_view)
+        self.scene3d = PoseScene3D(self.splitter)
+        self.plot = LossPlot(self.splitter)
+        for i, stretch in enumerate((4, 4, 2)):
+            self.splitter.setStretchFactor(i, stretch)
+        self.splitter.setSizes([400, 400, 200])  # proportions, until the user drags
+        layout.addWidget(self.splitter, 1)
+
+        toggles = QHBoxLayout()
+        toggles.addWidget(QLabel("Show:", self))
+        self.toggles: dict[str, QCheckBox] = {}
+        for name in LAYERS:
+            box = QCheckBox(LAYER_LABELS[name], self)
+            box.setObjectName(f"poseShow_{name}")
+            box.setChecked(True)
+            box.toggled.connect(lambda on, n=name: self.set_layer_shown(n, on))
+            toggles.addWidget(box)
+            self.toggles[name] = box
+        toggles.addStretch(1)
+        layout.addLayout(toggles)
+        self.timeline = Timeline(self)
+        layout.addWidget(self.timeline)
+        self.status = QLabel("", self)
+        self.status.setObjectName("poseStatus")
+        self.status.setWordWrap(True)
+        layout.addWidget(self.status)
+
+    def _spin(self, name: str, lo: int, hi: int, value: int, tip: str) -> QSpinBox:
+        spin = QSpinBox(self)
+        spin.setObjectName(name)
+        spin.setRange(lo, hi)
+        spin.setValue(value)
+        spin.setToolTip(tip)
+        return spin
+
+    # ------------------------------------------------------------------ sources
+    def category(self) -> str:
+        """The shown model's category, else the project's first ("" when none)."""
+        return self.selection.model[0] or (self._categories[0] if self._categories else "")
+
+    def _on_categories(self, categories: list) -> None:
+        self._categories = [c.name for c in categories]
+        self.refresh_sources()
+
+    def _on_project(self) -> None:
+        self._templates.clear()
+        self._categories = []
+        self.refresh_sources()
+
+    def refresh_sources(self) -> None:
+        """List the sources: synthetic, the category's project images, the image view's
+        file (project images are listed off the GUI thread)."""
+        current = self.source_combo.currentData()
+        self.source_combo.clear()
+        category = self.category()
+        self.source_combo.addItem(f"Synthetic demo image ({category or 'no category'})",
+                                  source_key(SYNTHETIC))
+        path = self.main_image_view.path if self.main_image_view is not None else None
+        if path:
+            self.source_combo.addItem(f"Image view: {path}", source_key("file", path))
+        self._select_source(current)
+        store = self.project.store
+        if store is None or not category:
+            return
+        from core.store.image_store import list_images
+
+        def listed(images) -> None:
+            if self._closed or category != self.category():
+                return
+            keep = self.source_combo.currentData()
+            for info in images:
+                self.source_combo.addItem(f"Project image: {info.name}",
+                                          source_key("image", info.id))
+            self._select_source(keep)
+
+        self._start(list_images, store, category, on_done=listed,
+                    on_error=lambda exc: self.say(f"Cannot list the category's images: {exc}"))
+
+    def _select_source(self, data) -> None:
+        index = self.source_combo.findData(data) if data is not None else -1
+        self.source_combo.setCurrentIndex(max(index, 0))
+
+    def select_source(self, kind: str, arg=None) -> bool:
+        """Choose a source by kind (``"synthetic"``, ``"image"``, ``"file"``)."""
+        index = self.source_combo.findData(source_key(kind, arg))
+        if index < 0 and kind == "file":
+            self.source_combo.addItem(f"File: {arg}", source_key(kind, arg))
+            index = self.source_combo.count() - 1
+        if index >= 0:
+            self.source_combo.setCurrentIndex(index)
+        return index >= 0
+
+    # ------------------------------------------------------------------- runs
+    def run(self, k: int | None = None, steps: int | None = None,
+            objective: str | None = None) -> bool:
+        """Prepare the source and start a run (arguments default to the controls).
+        Returns False (and says why) when it cannot start."""
+        if self.state != IDLE:
+            return False
+        if k is not None:
+            self.k_spin.setValue(k)
+        if steps is not None:
+            self.steps_spin.setValue(steps)
+        if objective is not None:
+            self.objective_combo.setCurrentText(objective)
+        store, category = self.project.store, self.category()
+        if store is None or not category:
+            self.say(NO_PROJECT)
+            return False
+        kind, _, arg = (self.source_combo.currentData() or SYNTHETIC).partition(":")
+        seed, cached = self.seed_spin.value(), self._templates.get(category)
+        self._category = category
+        self.say(f"Loading the {category} template and the source image…")
+        log = self.worker.start(lambda: _prepare(store, category, cached, kind, arg, seed),
+                                k=self.k_spin.value(), steps=self.steps_spin.value(),
+                                objective=self.objective_combo.currentText(),
+                                events=self.events)
+        self.timeline.set_log(log)
+        self.plot.request(log.snapshot, cursor=0)  # emptied in its own pass, soon
+        return True
+
+    def _prepared(self, ready: Prepared) -> None:
+        """The worker has the image: set both views up (the 3D scene in the next pass of
+        the event loop, so that neither pass carries both costs)."""
+        if self._closed:
+            return
+        source, template = ready.payload, ready.template
+        self._templates[self._category] = template
+        self.template, self.source = template, source
+        self.image_view.show_rgb(source.rgb)
+        self.overlay.set_source(source.mask, source.truth, template.set_numbers)
+        truth = source.truth.geometry if source.truth is not None else None
+        QTimer.singleShot(0, lambda: self._setup_3d(template, source.rgb, truth))
+        self.say(f"Running on {source.name} (mask: {source.mask_origin}; template "
+                 f"{template.model}, points of {template.annotator})…")
+        self.run_started.emit(source)
+
+    def _setup_3d(self, template: CategoryTemplate, rgb, truth) -> None:
+        if self._closed:
+            return
+        self.scene3d.set_scene(template, rgb, truth)
+        current = self.timeline.current()
+        if current is not None:  # a step already shown in 2D
+            self.scene3d.show_record(current)
+
+    def toggle_pause(self) -> None:
+        if self.state == RUNNING:
+            self.worker.pause()
+        elif self.state == PAUSED:
+            self.worker.resume()
+
+    def pause(self) -> None:
+        if self.state == RUNNING:
+            self.worker.pause()
+
+    def resume(self) -> None:
+        if self.state == PAUSED:
+            self.worker.resume()
+
+    def step(self) -> None:
+        if self.state in (RUNNING, PAUSED):
+            self.worker.step()
+
+    def stop(self) -> None:
+        """Cancel the run (also while it prepares); does not wait."""
+        if self.state in (PREPARING, RUNNING, PAUSED):
+            self.worker.stop()
+
+    # ---------------------------------------------------------------- updates
+    def _on_step(self, record: StepRecord) -> None:
+        """A throttled update: the views when the timeline follows (2D and 3D drawn in the
+        same paint pass), the plot soon (its own pass). What the update cost the GUI thread,
+        until the window finished composing it (the 3D view's ``frameSwapped``), paces the
+        next ones (:meth:`PoseRunWorker.report_update_cost`)."""
+        if self._closed:
+            return
+        start = time.perf_counter()
+        self.plot.request(self.worker.log.snapshot)
+        if self.timeline.advance(record):
+            self.show_record(record)  # (while hidden too: nothing is painted then)
+            if self.isVisible() and self.scene3d.plotter is not None:
+                self._update_start = start  # the cost is known when the window composed
+                return
+        self._report_cost(start)
+
+    def _on_frame_swapped(self) -> None:
+        """The window composed the 3D view (and the rest of an update): pace by its cost."""
+        if self._update_start is not None:
+            self._report_cost(self._update_start)
+
+    def _report_cost(self, start: float) -> None:
+        self._update_start = None
+        self.update_ms = (time.perf_counter() - start) * 1000.0
+        self.worker.report_update_cost(self.update_ms)
+
+    def show_record(self, record: StepRecord) -> None:
+        """Show ``record`` in both views (live or scrubbed)."""
+        if self._closed:
+            return
+        self.overlay.show_record(record)
+        self.scene3d.show_record(record)
+        self.plot.request(cursor=record.index)
+        self.record_shown.emit(record)
+
+    def _on_finished(self, outcome: RunOutcome) -> None:
+        if self._closed:
+            return
+        from core.images import ImageError
+
+        if not outcome.prepared and isinstance(outcome.error, ImageError | OSError):
+            self.image_view.show_placeholder(f"Cannot read the image\n{outcome.error}")
+            self.say(f"Cannot read the image: {outcome.error}", error=True)
+        else:
+            self.say(outcome.message, error=outcome.status in ("diverged", "failed"))
+        self.plot.request(self.worker.log.snapshot)
+        self.run_finished.emit(outcome)
+
+    def set_layer_shown(self, name: str, on: bool) -> None:
+        self.overlay.set_shown(name, on)
+        if name == "truth":
+            self.scene3d.set_truth_shown(on)
+
+    # ------------------------------------------------------------------ state
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        active = self.state in (RUNNING, PAUSED)
+        self.run_action.setEnabled(self.state == IDLE)
+        self.pause_action.setEnabled(active)
+        self.pause_action.setText("&Resume" if self.state == PAUSED else "&Pause")
+        self.step_action.setEnabled(active)
+        self.stop_action.setEnabled(active or self.state == PREPARING)
+        for w in (self.source_combo, self.seed_spin, self.objective_combo, self.k_spin,
+                  self.steps_spin):
+            w.setEnabled(self.state == IDLE)
+        self.state_changed.emit(self.state)
+
+    def say(self, message: str, error: bool = False) -> None:
+        self.status.setText(message)
+        self.status.setStyleSheet("color: #ff6b6b;" if error else "")
+        self.status_changed.emit(message)
+
+    # ---------------------------------------------------------------- helpers
+    def _start(self, fn, *args, on_done, on_error) -> None:
+        worker = run_in_thread(fn, *args, on_done=on_done, on_error=on_error)
+        self._workers.append(worker)
+        worker.finished.connect(lambda w=worker: self._workers.remove(w)
+                                if w in self._workers else None)
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        """Cancel any run and wait for its thread; release the 3D view (window close).
+        Returns True when no run thread is left."""
+        if self._closed:
+            return not self.worker.thread_alive()
+        self._closed = True
+        ended = self.worker.shutdown(timeout_ms)
+        self.scene3d.close()
+        return ended

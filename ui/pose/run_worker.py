@@ -1,0 +1,312 @@
+"""A pose run in a worker thread, with pause / step / stop and a throttled step signal.
+
+The worker thread (a :class:`QThread`, one per run) first calls the run's ``prepare``
+function (load the template, read or render the image and its mask: a :class:`Prepared`,
+handed to the GUI by ``prepared``), then pulls :func:`core.pose.pipeline.iter_estimate_pose`'s
+events one at a time through a :class:`~ui.pose.run_control.RunControl` gate, turns each
+into a plain :class:`~ui.pose.records.StepRecord` (silhouette, outline and projected points
+computed there) and appends it to the run's :class:`~ui.pose.run_control.RunLog`: every
+step is kept for the timeline.
+
+The GUI thread never waits for the worker. A timer looks at the log every
+:data:`EMIT_INTERVAL_MS` (or longer, see below) and emits ``step_ready`` with the *latest*
+record when new ones arrived, so views get at most ~30 updates a second however fast steps
+come (each step still lands in the log), and the latest record is never held back longer
+than one interval. The final record is always emitted, then ``finished`` with a
+:class:`RunOutcome`.
+
+Pacing: the views report what an update cost the GUI thread (:meth:`PoseRunWorker.
+report_update_cost`, their handling plus the window's repaint); the interval becomes
+:data:`PACE` times that (between :data:`EMIT_INTERVAL_MS` and :data:`MAX_EMIT_INTERVAL_MS`),
+so updates never take more than about four fifths of the GUI thread's time, and input, other
+views and timers keep running on a slow (software-rendered) display. The worker thread also
+runs at a lower OS priority (:data:`WORKER_NICE`, Linux) so the GUI thread wins the CPU.
+
+Divergence: the engine raises :class:`~core.pose.errors.RefinementDiverged` on a NaN or
+infinite loss or camera; a finite loss that explodes (more than :data:`EXPLODE_FACTOR` times
+the hypothesis' starting loss, floored at :data:`EXPLODE_FLOOR`) is caught here. Either stops
+the run with "diverged at step N".
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+# torch's optimisers import torch._dynamo on their first step. Importing it in the worker
+# during a run held the GIL for a second and more in long chunks (the GUI thread stalled
+# 250-600 ms), and the triton it loads (bundling LLVM) crashed the process when Mesa's
+# llvmpipe (software OpenGL, also LLVM) had rendered first (seen under Xvfb). So it is
+# imported here, with the main window, before any view renders (about 1.4 s on 2 busy cores).
+import torch._dynamo  # noqa: F401
+from PySide6.QtCore import QObject, QThread, QTimer, Signal
+
+from core.pose.category_template import CategoryTemplate
+from core.pose.errors import RefinementDiverged
+from core.pose.pipeline import PoseEvent, iter_estimate_pose
+from ui.pose.records import RecordMaker, StepRecord
+from ui.pose.run_control import RunControl, RunLog
+
+EMIT_INTERVAL_MS = 33  # step_ready at most ~30 times a second
+MAX_EMIT_INTERVAL_MS = 250  # ...and at least 4 times a second however slow an update is
+PACE = 1.25  # the interval is at least this many times the last update's cost
+WORKER_NICE = 10  # the worker thread runs this much "nicer" than the GUI thread (Linux)
+EXPLODE_FACTOR = 1e3  # a loss this many times the hypothesis' first loss has exploded...
+EXPLODE_FLOOR = 1e-2  # ...counting a first loss below this as this (both objectives are ~1)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What a run's ``prepare`` returns: the target ``mask`` (H, W) bool, the ``template``
+    posed against it, and anything the views need (``payload``, e.g. the source image)."""
+
+    mask: np.ndarray
+    template: CategoryTemplate
+    payload: object = None
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended: ``status`` is ``"done"``, ``"stopped"``, ``"diverged"`` or
+    ``"failed"``; ``message`` says it for the status line; ``records`` kept; ``error`` the
+    exception of a failed run (None otherwise); ``prepared`` False when it failed or was
+    stopped before its image was ready."""
+
+    status: str
+    message: str
+    records: int
+    error: BaseException | None = None
+    prepared: bool = True
+
+
+class _LossExploded(RefinementDiverged):
+    """The loss grew by more than :data:`EXPLODE_FACTOR` within one hypothesis."""
+
+
+class _WorkerThread(QThread):
+    def __init__(self, job: Callable[[], None], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._job = job
+
+    def run(self) -> None:
+        lower_thread_priority()
+        self._job()
+
+
+def lower_thread_priority(niceness: int = WORKER_NICE) -> int | None:
+    """Give the calling thread a lower OS priority (Linux: a per-thread nice value), so the
+    GUI thread wins the CPU when both want it. Only for threads that end with their job
+    (unprivileged users cannot raise a priority back). Returns the previous nice value
+    (None where not supported: then nothing changed)."""
+    try:
+        tid = threading.get_native_id()
+        before = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, before + niceness)
+        return before
+    except (AttributeError, OSError):  # not Linux, or not allowed: run at normal priority
+        return None
+
+
+class PoseRunWorker(QObject):
+    """Runs one pose estimation at a time off the GUI thread (see the module docstring)."""
+
+    prepared = Signal(object)  # the Prepared run, before its first step_ready
+    step_ready = Signal(object)  # the latest StepRecord (throttled; always the final one)
+    state_changed = Signal(str)  # "preparing" | "running" | "paused" | "stopping" | "idle"
+    finished = Signal(object)  # RunOutcome
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.control: RunControl | None = None
+        self.log = RunLog()
+        self.emissions = 0  # step_ready signals of the current run
+        self.outcome: RunOutcome | None = None
+        self._thread: _WorkerThread | None = None
+        self._emitted = 0  # log length at the last step_ready
+        self._result: RunOutcome | None = None  # written by the worker thread
+        self._ready: Prepared | None = None  # written by the worker thread
+        self._announced = False  # prepared emitted
+        self._timer = QTimer(self)
+        self._timer.setInterval(EMIT_INTERVAL_MS)
+        self._timer.timeout.connect(self._poll)
+
+    # ------------------------------------------------------------------ control
+    def start(self, prepare: Callable[[], Prepared], k: int = 3, steps: int = 60,
+              objective: str = "auto",
+              events: Callable[..., Iterator[PoseEvent]] | None = None) -> RunLog:
+        """Start a run: ``prepare()`` then the pose engine, in a new worker thread; returns
+        the run's (new, empty) log.
+
+        ``events`` replaces :func:`iter_estimate_pose` (same arguments), e.g. to wrap it.
+        """
+        if self.is_running():
+            raise RuntimeError("a pose run is already running")
+        control, log = RunControl(), RunLog()
+        self.control, self.log = control, log
+        self.emissions, self._emitted, self.outcome, self._result = 0, 0, None, None
+        self._ready, self._announced = None, False
+        self._timer.setInterval(EMIT_INTERVAL_MS)
+        options = {"k": k, "steps": steps, "objective": objective}
+        job = events or iter_estimate_pose
+        thread = _WorkerThread(lambda: self._work(prepare, job, options, control, log), self)
+        thread.finished.connect(self._on_thread_finished)
+        self._thread = thread
+        thread.start()
+        self._timer.start()
+        self.state_changed.emit("preparing")
+        return log
+
+    def pause(self) -> None:
+        if self.control is not None and self.is_running():
+            self.control.pause()
+            self.state_changed.emit("paused")
+
+    def resume(self) -> None:
+        if self.control is not None and self.is_running():
+            self.control.resume()
+            self.state_changed.emit("running")
+
+    def step(self) -> None:
+        """One more step while paused (pauses a running run first)."""
+        if self.control is not None and self.is_running():
+            was_paused = self.control.paused
+            self.control.step()
+            if not was_paused:
+                self.state_changed.emit("paused")
+
+    def stop(self) -> None:
+        """Cancel the run (the worker ends after the step in flight)."""
+        if self.control is not None and self.is_running():
+            self.control.stop()
+            self.state_changed.emit("stopping")
+
+    def report_update_cost(self, ms: float) -> None:
+        """The last ``step_ready`` cost the GUI thread ``ms``: pace the next ones."""
+        interval = int(min(MAX_EMIT_INTERVAL_MS, max(EMIT_INTERVAL_MS, PACE * ms)))
+        if interval != self._timer.interval():
+            self._timer.setInterval(interval)
+
+    @property
+    def interval_ms(self) -> int:
+        return self._timer.interval()
+
+    def is_running(self) -> bool:
+        return self._thread is not None
+
+    def is_paused(self) -> bool:
+        return self.is_running() and self.control is not None and self.control.paused
+
+    def thread_alive(self) -> bool:
+        """The worker thread is still executing (False once it returned)."""
+        return self._thread is not None and self._thread.isRunning()
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        """Stop the run and wait for its thread (window close); no signal afterwards.
+        Returns True when no thread is left running."""
+        self._timer.stop()
+        thread = self._thread
+        if thread is None:
+            return True
+        if self.control is not None:
+            self.control.stop()
+        thread.finished.disconnect(self._on_thread_finished)
+        ended = thread.wait(timeout_ms)
+        if ended:
+            self._thread = None
+        return ended
+
+    # ------------------------------------------------------------ worker thread
+    def _work(self, prepare: Callable[[], Prepared], job, options: dict,
+              control: RunControl, log: RunLog) -> None:
+        try:
+            ready = prepare()
+        except Exception as exc:  # unreadable image, no template...: say it
+            self._result = RunOutcome("failed", f"Cannot start the run: {exc}", 0, exc, False)
+            return
+        if control.cancelled:
+            self._result = RunOutcome("stopped", "Stopped before the first step", 0, None,
+                                      False)
+            return
+        self._ready = ready
+        maker = RecordMaker(ready.template, ready.mask.shape, options["steps"])
+        source = job(ready.mask, ready.template, cancel=control, **options)
+        self._result = self._pull(source, control, log, maker)
+
+    def _pull(self, source: Iterator[PoseEvent], control: RunControl, log: RunLog,
+              maker: RecordMaker) -> RunOutcome:
+        t0 = time.perf_counter()
+        first_loss: dict[int, float] = {}
+        last: StepRecord | None = None
+        status, message, error = "stopped", "", None
+        try:
+            while control.checkpoint():
+                record = None
+                while record is None:  # one record per checkpoint (step = one record)
+                    event = next(source, None)
+                    if event is None:
+                        break
+                    record = maker(len(log), event, time.perf_counter() - t0)
+                if record is None:
+                    status, message = "done", f"Done: {len(log)} steps"
+                    break
+                log.append(record)
+                last = record
+                if record.stage == "refine":
+                    start = first_loss.setdefault(record.hypothesis, record.loss)
+                    limit = EXPLODE_FACTOR * max(start, EXPLODE_FLOOR)
+                    if math.isfinite(start) and record.loss > limit:
+                        raise _LossExploded(f"loss exploded to {record.loss:.3g} (started at "
+                                            f"{start:.3g})")
+                if record.stage == "done":
+                    status = "stopped" if record.label.startswith("stopped") else "done"
+                    message = (f"Done: IoU {record.iou:.3f} ({len(log)} steps, "
+                               f"{record.seconds:.1f} s)") if status == "done" else ""
+                    break
+            if status == "stopped":
+                message = f"Stopped after {len(log)} steps"
+        except RefinementDiverged as exc:
+            at = last.step + 1 if last is not None and last.stage == "refine" else 0
+            if isinstance(exc, _LossExploded) and last is not None:
+                at = last.step
+            status, error = "diverged", exc
+            message = f"The run diverged at step {at} and stopped: {exc}"
+        except Exception as exc:  # bad mask, bad template, engine failure: say it
+            status, message, error = "failed", f"The run failed: {exc}", exc
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+        return RunOutcome(status, message, len(log), error)
+
+    # --------------------------------------------------------------- GUI thread
+    def _poll(self) -> None:
+        if not self._announced:
+            ready = self._ready
+            if ready is None:
+                return
+            self._announced = True
+            self.prepared.emit(ready)
+            if self.control is not None and not self.control.cancelled:
+                self.state_changed.emit("paused" if self.control.paused else "running")
+        n = len(self.log)
+        if n > self._emitted:
+            self._emitted = n
+            self.emissions += 1
+            self.step_ready.emit(self.log[n - 1])
+
+    def _on_thread_finished(self) -> None:
+        thread, self._thread = self._thread, None
+        self._timer.stop()
+        self._poll()  # the final record, always
+        self.outcome = self._result or RunOutcome("failed", "The run ended unexpectedly",
+                                                  len(self.log), None, self._announced)
+        if thread is not None:
+            thread.deleteLater()
+        self.state_changed.emit("idle")
+        self.finished.emit(self.outcome)
