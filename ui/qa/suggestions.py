@@ -65,6 +65,8 @@ class _Result:
     sets: CategorySets | None = None  # what the bulk suggestions were made from
 
 
+SETTLE_MS = 150  # quiet time after the last change before a suggestion is computed
+
 def _column(sets: CategorySets, annotator: str, number: int) -> int | None:
     for j, (a, n) in enumerate(zip(sets.set_annotators, sets.set_numbers, strict=True)):
         if a == annotator and int(n) == number:
@@ -216,10 +218,11 @@ class SuggestionController(QObject):
 
     # ------------------------------------------------------------- actions
     def schedule(self) -> None:
-        """Something changed: recompute soon (triggers in one event-loop pass coalesce).
-        Until then the drawn suggestion cannot be accepted."""
+        """Something changed: recompute once the user pauses for :data:`SETTLE_MS` (rapid
+        clicks coalesce, so a burst of placements is not slowed by suggestion work and
+        redraws). Until then the drawn suggestion cannot be accepted."""
         self.current = None
-        self._timer.start(0)
+        self._timer.start(SETTLE_MS)
 
     def update_now(self) -> None:
         """Start computing what is wanted now without waiting for the event loop."""
