@@ -297,7 +297,11 @@ def _load_with_trimesh(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return vertices, faces
 
 
-def load_mesh(path: str | Path) -> TriMesh:
+MAX_FACES = 10_000_000  # beyond this an interactive view cannot stay responsive
+MAX_MESH_BYTES = 2 << 30  # files over 2 GiB are refused before parsing
+
+
+def load_mesh(path: str | Path, max_faces: int = MAX_FACES) -> TriMesh:
     """Read a triangle mesh, keeping the file's vertex and face order.
 
     Supports OBJ, OFF, PLY (ASCII and binary) with parsers of our own, and STL, GLB/GLTF
@@ -305,20 +309,25 @@ def load_mesh(path: str | Path) -> TriMesh:
 
     Args:
         path: the file.
+        max_faces: larger meshes are refused (the limit is in the message).
 
     Returns:
         The mesh, coordinates as stored in the file.
 
     Raises:
-        MeshError: naming the file, when it is missing, unreadable or corrupt, has no
-            faces, non-triangular faces, NaN/infinite coordinates or face indices out of
-            range.
+        MeshError: naming the file, when it is missing, unreadable or corrupt, too large
+            (over :data:`MAX_MESH_BYTES` on disk or ``max_faces`` faces), has no faces,
+            non-triangular faces, NaN/infinite coordinates or face indices out of range.
     """
     path = Path(path)
     if not path.exists():
         raise MeshError(path, "file not found")
     if not path.is_file():
         raise MeshError(path, "not a regular file")
+    size = path.stat().st_size
+    if size > MAX_MESH_BYTES:
+        raise MeshError(path, f"too large to open ({size / 2**30:.1f} GiB; the limit is "
+                              f"{MAX_MESH_BYTES / 2**30:.0f} GiB)")
     suffix = path.suffix.lower()
     try:
         if suffix == ".obj":
@@ -339,6 +348,9 @@ def load_mesh(path: str | Path) -> TriMesh:
         raise MeshError(path, "no vertices")
     if faces.shape[0] == 0:
         raise MeshError(path, "no faces")
+    if faces.shape[0] > max_faces:
+        raise MeshError(path, f"too large: {faces.shape[0]:,} faces (the limit is "
+                              f"{max_faces:,}); simplify it first")
     if not np.all(np.isfinite(vertices)):
         raise MeshError(path, "NaN or infinite vertex coordinates")
     if faces.min() < 0 or faces.max() >= vertices.shape[0]:

@@ -302,3 +302,11 @@ def test_keypointnet_sample_is_a_typical_cad_mesh():
         info = kp["mesh_info"]
         xyz = surface_point_xyz(mesh.vertices, mesh.faces, info["face_index"], info["face_uv"])
         np.testing.assert_allclose(xyz, kp["xyz"], atol=1e-4)
+
+
+def test_too_large_mesh_is_refused_with_the_limit(tmp_path):
+    v, f = cube()
+    path = write_obj(tmp_path / "big.obj", v, f)
+    assert load_mesh(path, max_faces=12).n_faces == 12
+    with pytest.raises(MeshError, match=r"big\.obj.*too large: 12 faces \(the limit is 11\)"):
+        load_mesh(path, max_faces=11)
