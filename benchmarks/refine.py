@@ -23,26 +23,11 @@ import time
 import numpy as np
 
 from benchmarks.table import Row, median_time
+from core.geometry.simplify import cluster_decimate
 
 TARGET_FACES = 2000
 FAST_STEPS, SOFT_STEPS = 20, 2
 
-
-def _decimate(vertices: np.ndarray, faces: np.ndarray, cell: float):
-    key = np.floor(vertices / cell).astype(np.int64)
-    _, inverse, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
-    inverse = inverse.reshape(-1)
-    verts = np.zeros((len(counts), 3))
-    np.add.at(verts, inverse, vertices)
-    verts /= counts[:, None]
-    f = inverse[faces]
-    f = f[(f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])]
-    _, first = np.unique(np.sort(f, axis=1), axis=0, return_index=True)
-    f = f[np.sort(first)]
-    used = np.unique(f)
-    remap = np.full(len(verts), -1)
-    remap[used] = np.arange(len(used))
-    return verts[used], remap[f]
 
 
 def _mesh(target: int = TARGET_FACES):
@@ -54,7 +39,7 @@ def _mesh(target: int = TARGET_FACES):
     best = (model.vertices, model.faces)
     for _ in range(30):
         cell = (lo * hi) ** 0.5
-        v, f = _decimate(model.vertices, model.faces, cell)
+        v, f = cluster_decimate(model.vertices, model.faces, cell)
         if abs(len(f) - target) < abs(len(best[1]) - target):
             best = (v, f)
         if len(f) > target:

@@ -12,35 +12,16 @@ import torch
 from core.cameras import CameraError, PerspectiveCamera, axis_angle_to_matrix
 from core.cameras.rotations import look_at_angles
 from core.embedding.trainer import CancelToken
+from core.geometry.simplify import cluster_decimate
 from core.pose.errors import PoseError, RefinementDiverged
 from core.pose.refine import RefineStep, refine_pose, run_refinement
 from core.raster.fast_mask import hard_mask
-
-SIZE = (64, 64)
+from tests.core.pose_helpers import SIZE, demo_models, render
 
 
 @pytest.fixture(scope="module")
 def models():
-    from core.demo import generate_category
-
-    return [m for c in ("airplane", "mug", "chair")
-            for m in generate_category(c, n_models=4).models]
-
-
-def render(vertices, faces, azimuth, elevation, size=SIZE, fill=0.6):
-    """Mask and true camera (roll 0, fov 30) with the object's longer projected side about
-    ``fill`` of the image."""
-    verts = torch.as_tensor(vertices, dtype=torch.float64)
-    cam = PerspectiveCamera.create(azimuth, elevation, 2.5, 0.0, 30.0, image_size=size,
-                                   dtype=torch.float64)
-    for _ in range(2):
-        uv, _ = cam.project(verts)
-        extent = float((uv[0].max(0).values - uv[0].min(0).values).max())
-        cam = PerspectiveCamera.create(azimuth, elevation,
-                                       float(cam.distance[0]) * extent / (fill * max(size)),
-                                       0.0, 30.0, image_size=size, dtype=torch.float64)
-    uv, depth = cam.project(verts)
-    return hard_mask(uv[0], faces, size, depth=depth[0]), cam
+    return demo_models()
 
 
 def perturb(camera: PerspectiveCamera, degrees: float, rng) -> PerspectiveCamera:
@@ -52,24 +33,6 @@ def perturb(camera: PerspectiveCamera, degrees: float, rng) -> PerspectiveCamera
     az, el, roll = look_at_angles(rot)
     return PerspectiveCamera.create(az, el, camera.distance, roll, camera.fov,
                                     camera.principal, camera.target, camera.image_size)
-
-
-def cluster_decimate(vertices, faces, cell):
-    """Vertex clustering in cubes of side ``cell``; degenerate and repeated faces dropped."""
-    key = np.floor(vertices / cell).astype(np.int64)
-    _, inverse, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
-    inverse = inverse.reshape(-1)
-    verts = np.zeros((len(counts), 3))
-    np.add.at(verts, inverse, vertices)
-    verts /= counts[:, None]
-    f = inverse[faces]
-    f = f[(f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])]
-    _, first = np.unique(np.sort(f, axis=1), axis=0, return_index=True)
-    f = f[np.sort(first)]
-    used = np.unique(f)
-    remap = np.full(len(verts), -1)
-    remap[used] = np.arange(len(used))
-    return verts[used], remap[f]
 
 
 def _finite(cam: PerspectiveCamera) -> bool:

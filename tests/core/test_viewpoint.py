@@ -18,7 +18,6 @@ import pytest
 import torch
 from scipy.spatial import cKDTree
 
-from core.cameras import PerspectiveCamera
 from core.pose.errors import PoseError
 from core.pose.viewpoint import (
     ViewpointProgress,
@@ -33,31 +32,12 @@ from core.pose.viewpoint import (
     search_viewpoints,
 )
 from core.raster.fast_mask import hard_mask, mask_iou
-
-SIZE = (64, 64)
+from tests.core.pose_helpers import SIZE, demo_models, render
 
 
 @pytest.fixture(scope="module")
 def models():
-    from core.demo import generate_category
-
-    return [m for c in ("airplane", "mug", "chair")
-            for m in generate_category(c, n_models=4).models]
-
-
-def render(vertices, faces, azimuth, elevation, size=SIZE, fill=0.6):
-    """Mask and camera with the object's longer projected side ~``fill`` of the image."""
-    verts = torch.as_tensor(vertices, dtype=torch.float64)
-    cam = PerspectiveCamera.create(azimuth, elevation, 2.5, 0.0, 30.0, image_size=size,
-                                   dtype=torch.float64)
-    for _ in range(2):
-        uv, _ = cam.project(verts)
-        extent = float((uv[0].max(0).values - uv[0].min(0).values).max())
-        cam = PerspectiveCamera.create(azimuth, elevation,
-                                       float(cam.distance[0]) * extent / (fill * max(size)),
-                                       0.0, 30.0, image_size=size, dtype=torch.float64)
-    uv, depth = cam.project(verts)
-    return hard_mask(uv[0], faces, size, depth=depth[0]), cam
+    return demo_models()
 
 
 def _symmetric(vertices, transform) -> bool:

@@ -11,12 +11,10 @@ import math
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -25,6 +23,7 @@ from PySide6.QtWidgets import (
 from core.annotation import AgreementRow, agreement_table
 from ui.annotation_controller import AnnotationController
 from ui.mesh_view import MeshView
+from ui.qa.panel_parts import row_table, shown_category
 from ui.selection import Selection
 from ui.workers import run_in_thread
 
@@ -92,19 +91,12 @@ class AgreementPanel(QWidget):
         self.info = QLabel("Show a model, then Compute", self)
         self.info.setObjectName("agreementInfo")
         layout.addWidget(self.info)
-        self.table = QTableWidget(0, len(COLUMNS), self)
-        self.table.setObjectName("agreementTable")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.verticalHeader().setVisible(False)
+        self.table = row_table(self, "agreementTable", COLUMNS, stretch_last=True)
         self.table.setSortingEnabled(True)
-        self.table.horizontalHeader().setStretchLastSection(True)
         layout.addWidget(self.table, 1)
 
     def current_category(self) -> str:
-        scene = self.view.scene
-        return scene.info.category if scene is not None else self.selection.model[0]
+        return shown_category(self.view, self.selection)
 
     @property
     def running(self) -> bool:

@@ -19,12 +19,10 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
@@ -37,6 +35,7 @@ from ui.annotation_controller import AnnotationController
 from ui.mesh_view import MeshView
 from ui.qa import overlay
 from ui.qa.checkpoints import checkpoint_for
+from ui.qa.panel_parts import row_table, shown_category
 from ui.qa.review_data import (
     CheckResult,
     OpenFlag,
@@ -144,13 +143,7 @@ class ReviewPanel(QWidget):
         self.info = QLabel("Show a model, then Run checks", self)
         self.info.setObjectName("reviewInfo")
         layout.addWidget(self.info)
-        self.table = QTableWidget(0, len(COLUMNS), self)
-        self.table.setObjectName("reviewTable")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setStretchLastSection(False)
+        self.table = row_table(self, "reviewTable", COLUMNS, stretch_last=False)
         self.table.cellDoubleClicked.connect(lambda row, _col: self.show_row(row))
         layout.addWidget(self.table, 1)
         bottom = QHBoxLayout()
@@ -173,8 +166,7 @@ class ReviewPanel(QWidget):
 
     # --------------------------------------------------------------- state
     def current_category(self) -> str:
-        scene = self.view.scene
-        return scene.info.category if scene is not None else self.selection.model[0]
+        return shown_category(self.view, self.selection)
 
     @property
     def running(self) -> bool:
