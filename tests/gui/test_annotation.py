@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from sqlalchemy import text
 
 from core.geometry.surface import surface_point_xyz
-from tests.gui.conftest import open_and_show
+from tests.gui.conftest import open_and_show, visible_faces, widget_pos
 
 
 def _rows(window) -> list[tuple]:
@@ -22,30 +22,15 @@ def _rows(window) -> list[tuple]:
 
 
 def _click_at(qtbot, window, xyz) -> None:
-    view = window.mesh_view
-    x, y = view.display_position(xyz)
-    widget = view.plotter.interactor
-    ratio = widget.devicePixelRatioF()
-    pos = QPoint(int(round(x / ratio)), int(round(widget.height() - y / ratio)))
-    QTest.mouseClick(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pos)
+    widget = window.mesh_view.plotter.interactor
+    QTest.mouseClick(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     widget_pos(window.mesh_view, xyz))
     qtbot.wait(20)
 
 
 def _visible_face_point(view, scene):
     """A face centre that faces the camera near the middle of the view."""
-    cam = np.array(view.plotter.camera.position)
-    v, f = scene.vertices, scene.faces
-    centres = v[f].mean(axis=1)
-    normals = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
-    area = np.linalg.norm(normals, axis=1)
-    facing = ((normals / np.maximum(area, 1e-12)[:, None]) * (cam - centres)).sum(1) > 0
-    order = np.argsort(np.linalg.norm(centres - centres.mean(0), axis=1))
-    for i in order:
-        if facing[i] and area[i] > np.quantile(area, 0.5):
-            hit = view.picker.pick(*view.display_position(centres[i]))
-            if hit is not None and hit[0] == i:
-                return int(i), centres[i]
-    raise AssertionError("no visible face found")
+    return visible_faces(view, scene, limit=1)[0]
 
 
 def test_click_places_point_on_the_clicked_face(qtbot, main_window, project_copy,
