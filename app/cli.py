@@ -34,11 +34,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--models", type=int, default=24, help="models per category (default 24)")
     demo.add_argument("--force", action="store_true", help="replace an existing demo folder")
 
-    from app import embedding_commands, io_commands, pose_commands
+    from app import (
+        embedding_commands,
+        image_net_commands,
+        io_commands,
+        pose_commands,
+        reconstruct_commands,
+    )
 
     io_commands.add_parsers(sub)
     embedding_commands.add_parsers(sub)
     pose_commands.add_parsers(sub)
+    image_net_commands.add_parsers(sub)
+    reconstruct_commands.add_parsers(sub)
 
     info = sub.add_parser("info", help="print a project's categories and counts")
     info.add_argument("--project", dest="info_project", metavar="P",
@@ -62,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return (pose_commands.run_pose if args.command == "pose"
                 else pose_commands.run_render)(args)
+    if getattr(args, "run", None) is not None:  # commands that register their own runner
+        return int(args.run(args))
     if args.command in ("import", "export"):
         from app import io_commands
 
