@@ -32,3 +32,20 @@ def demo_dir() -> Path:
 def demo_project_file() -> Path:
     """The demo project's SQLite file."""
     return demo_dir() / DEMO_PROJECT_NAME
+
+
+def artifacts_dir(project_target: str | Path, category: str) -> Path:
+    """Folder for a category's derived files (shape space, image networks, reconstructions)
+    of the project ``project_target`` (a project file or a database URL); not created here.
+
+    A project file ``X.corrstudio`` keeps them beside it in ``X.corrstudio.d/<category>/``; a
+    database URL under the user data folder, ``artifacts/<sha1 of the URL>/<category>/``.
+    """
+    import hashlib
+
+    target = str(project_target)
+    if "://" in target:
+        digest = hashlib.sha1(target.encode("utf-8")).hexdigest()[:16]
+        return data_dir() / "artifacts" / digest / category
+    path = Path(target).expanduser()
+    return path.with_name(path.name + ".d") / category
