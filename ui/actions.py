@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMainWindow, QMenu, QWidget
 
 
 def new_action(parent: QWidget, text: str, slot: Callable | None = None,
@@ -26,3 +27,28 @@ def new_action(parent: QWidget, text: str, slot: Callable | None = None,
     action.setCheckable(checkable)
     action.setEnabled(enabled)
     return action
+
+
+def find_menu(window: QMainWindow, name: str, title: str) -> QMenu:
+    """The window's menu with object name ``name``; added to the menu bar as ``title`` when
+    there is none."""
+    menu = window.findChild(QMenu, name)
+    if menu is None:
+        menu = window.menuBar().addMenu(title)
+        menu.setObjectName(name)
+    return menu
+
+
+class CloseWatcher(QObject):
+    """Calls ``on_close`` when the window receives its close event (panels installed on a
+    window stop their threads this way)."""
+
+    def __init__(self, window: QMainWindow, on_close: Callable[[], None]) -> None:
+        super().__init__(window)
+        self._on_close = on_close
+        window.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt override)
+        if event.type() == QEvent.Type.Close:
+            self._on_close()
+        return False

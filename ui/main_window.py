@@ -15,6 +15,7 @@ from ui import settings as app_settings
 from ui.actions import new_action
 from ui.annotate_actions import AnnotateActions
 from ui.annotation_controller import AnnotationController
+from ui.embeddings import install_embeddings
 from ui.error_reporter import ErrorReporter
 from ui.file_actions import FileActions
 from ui.guide_panel import GuidePanel
@@ -78,6 +79,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self._status_project)
         self._wire()
         self.qa = install_qa(self)  # suggestions, review and agreement docks
+        self.embeddings = install_embeddings(self)  # live training and the inspector
         self.session = SessionState(self)
         self.resizeDocks([self.browser_dock, self.image_dock], [300, 420],
                          Qt.Orientation.Horizontal)

@@ -125,7 +125,7 @@ class MeshView(QWidget):
             mapper.SetScalarModeToUsePointFieldData()
             mapper.SelectColorArray("heatmap")
             mapper.SetScalarRange(0.0, 1.0)
-            mapper.SetLookupTable(_heatmap_lut())
+            mapper.SetLookupTable(heatmap_lut())
             mapper.ScalarVisibilityOn()
         self._surface.Modified()
         mapper.Update()  # smooth shading's split copy takes the array now (picking uses it)
@@ -202,7 +202,7 @@ class MeshView(QWidget):
         return super().close()
 
 
-def _heatmap_lut() -> pv.LookupTable:
+def heatmap_lut() -> pv.LookupTable:
     """256 colours interpolated between ``HEATMAP_STOPS``, for values in [0, 1]."""
     t = np.linspace(0.0, 1.0, 256)
     at = [v for v, _ in HEATMAP_STOPS]

@@ -18,12 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu
 
 from ui import settings as app_settings
-from ui.actions import new_action
+from ui.actions import CloseWatcher, find_menu, new_action
 from ui.qa.agreement_panel import AgreementPanel
 from ui.qa.checkpoints import checkpoint_for
 from ui.qa.review_panel import ReviewPanel
@@ -91,28 +91,6 @@ class QaUi:
         self.review.shutdown()
 
 
-class _CloseWatcher(QObject):
-    """Calls ``on_close`` when the window receives its close event."""
-
-    def __init__(self, window: QMainWindow, on_close) -> None:
-        super().__init__(window)
-        self._on_close = on_close
-        window.installEventFilter(self)
-
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt override)
-        if event.type() == QEvent.Type.Close:
-            self._on_close()
-        return False
-
-
-def _menu(window: QMainWindow, name: str, title: str) -> QMenu:
-    menu = window.findChild(QMenu, name)
-    if menu is None:
-        menu = window.menuBar().addMenu(title)
-        menu.setObjectName(name)
-    return menu
-
-
 def _flag(key: str, default: bool = True) -> bool:
     value = app_settings.settings().value(key, default)
     return value if isinstance(value, bool) else str(value).lower() in ("true", "1")
@@ -153,7 +131,7 @@ def install_qa(window) -> QaUi:
     label.setObjectName("suggestionMethod")
     bar.addPermanentWidget(label)
 
-    annotate = _menu(window, "annotateMenu", "&Annotate")
+    annotate = find_menu(window, "annotateMenu", "&Annotate")
     annotate.addSeparator()
     menu = annotate.addMenu("S&uggestions")
     menu.setObjectName("suggestionsMenu")
@@ -206,7 +184,7 @@ def install_qa(window) -> QaUi:
     menu.addActions([load, clear])
     qa.actions.update({a.objectName(): a for a in (show, heat, accept, accept_all, load, clear)})
 
-    view_menu = _menu(window, "viewMenu", "&View")
+    view_menu = find_menu(window, "viewMenu", "&View")
     separators = [a for a in view_menu.actions() if a.isSeparator()]
     before = separators[0] if separators else None
     for dock in (review_dock, agreement_dock):
@@ -221,7 +199,7 @@ def install_qa(window) -> QaUi:
     suggestions.checkpoint_changed.connect(lambda _p: qa.update_label())
     view.scene_shown.connect(lambda _c, _n: qa.update_label())
     window.controller.project_opened.connect(lambda _t: (review.reset(), agreement.reset()))
-    qa.close_watcher = _CloseWatcher(window, qa.shutdown)
+    qa.close_watcher = CloseWatcher(window, qa.shutdown)
     qa.update_label()
     setattr(window, _INSTALLED, qa)
     return qa
