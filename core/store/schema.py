@@ -314,3 +314,28 @@ class ImageKeypoint(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+
+
+class SavedRun(Base):
+    """A saved live run (pose refinement, reconstruction, training...) of a category.
+
+    ``kind`` names the computation, ``name`` is the user's label; ``params_json`` and
+    ``summary_json`` are JSON objects (settings; final metrics); ``steps`` is an ``.npz``
+    archive of every step's fields (see :mod:`core.store.run_store`); ``image_id`` links the
+    image the run was made on, when it was a project image."""
+
+    __tablename__ = "saved_run"
+    __table_args__ = (CheckConstraint("n_steps >= 0", name="ck_saved_run_steps"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id", ondelete="CASCADE"),
+                                             index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    image_id: Mapped[int | None] = mapped_column(ForeignKey("image.id", ondelete="SET NULL"))
+    source: Mapped[str | None] = mapped_column(String(500))
+    params_json: Mapped[str] = mapped_column(Text, default="{}")
+    summary_json: Mapped[str] = mapped_column(Text, default="{}")
+    n_steps: Mapped[int] = mapped_column(Integer)
+    steps: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

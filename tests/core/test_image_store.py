@@ -381,7 +381,7 @@ def test_upgrade_from_revision_0002_adds_images(db_target, tmp_path):
     engine.dispose()
 
     with ProjectStore.open(db_target) as store:  # opening upgrades to head
-        assert migrate.current_revision(store.engine) == migrate.head_revision() == "0003"
+        assert migrate.current_revision(store.engine) == migrate.head_revision() == "0004"
         assert {t: _table(store.engine, t) for t in old} == before
         image_id = add_image(store, 1, _png(tmp_path / "old.png", _rgb(20))).id
         point = set_image_keypoint(store, image_id, 1, 4.0, 5.0, annotator="alice")
