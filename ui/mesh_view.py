@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 import pyvista as pv
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from pyvistaqt import QtInteractor
 from vtkmodules.util.numpy_support import vtk_to_numpy
 
 from core.model_scene import ModelScene
 from core.store import ModelKeypoints
+from ui.click_tracker import ClickTracker
 from ui.marker_drag import MarkerDrag
 from ui.palette import set_colors
 from ui.surface_picker import SurfacePicker
@@ -53,7 +54,7 @@ class MeshView(QWidget):
         self.keypoints: ModelKeypoints | None = None  # the drawn markers
         self._markers = None  # the vtkPolyData of their glyphs, as the actor draws it
         self._centres = np.zeros((0, 3))  # where each marker is drawn now
-        self._press: tuple[float, float] | None = None
+        self.clicks = ClickTracker()
         self.drag = MarkerDrag(self)
         self.drag.moved.connect(self.marker_moved)
         self.drag.clicked.connect(self.marker_clicked)
@@ -170,17 +171,11 @@ class MeshView(QWidget):
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt override)
         if self.drag.handle(event):  # a marker is grabbed: VTK must not rotate
-            self._press = None
+            self.clicks.reset()
             return True
-        kind = event.type()
-        if kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
-            self._press = (event.position().x(), event.position().y())
-        elif kind == QEvent.Type.MouseButtonRelease and \
-                event.button() == Qt.MouseButton.LeftButton:
-            press, self._press = self._press, None
-            pos = event.position()
-            if press is not None and abs(pos.x() - press[0]) + abs(pos.y() - press[1]) <= 3:
-                self._click(pos.x(), pos.y())  # a click, not a drag (camera rotation)
+        click = self.clicks.handle(event)
+        if click is not None:
+            self._click(*click)  # a click, not a drag (camera rotation)
         return False
 
     def _click(self, x: float, y: float) -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyvista as pv
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 from pyvistaqt import QtInteractor
 
+from ui.click_tracker import ClickTracker
 from ui.surface_picker import SurfacePicker
 
 BACKGROUND = "#1e2227"
@@ -34,7 +35,7 @@ class Canvas3D(QWidget):
         self.shape = shape
         self.plotter: QtInteractor | None = None
         self.picker: SurfacePicker | None = None
-        self._press: tuple[float, float] | None = None
+        self.clicks = ClickTracker()
         self._closed = False
         self._creating = False
 
@@ -62,15 +63,9 @@ class Canvas3D(QWidget):
         self.picker.set_target(actor, mesh)
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt override)
-        kind = event.type()
-        if kind == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
-            self._press = (event.position().x(), event.position().y())
-        elif kind == QEvent.Type.MouseButtonRelease and \
-                event.button() == Qt.MouseButton.LeftButton:
-            press, self._press = self._press, None
-            pos = event.position()
-            if press is not None and abs(pos.x() - press[0]) + abs(pos.y() - press[1]) <= 3:
-                self.click(pos.x(), pos.y())
+        click = self.clicks.handle(event)
+        if click is not None:
+            self.click(*click)
         return False
 
     def click(self, x: float, y: float) -> bool:
