@@ -15,6 +15,7 @@ from benchmarks import (
     annotation,
     embedding_metrics,
     embedding_step,
+    image_nets,
     raster,
     refine,
     shape_space,
@@ -29,7 +30,7 @@ BENCHMARKS = {"startup": startup.run, "store": store.run,
               "embedding_step": embedding_step.run, "embedding_metrics": embedding_metrics.run,
               "annotation": annotation.run, "ttp": ttp.run, "raster": raster.run,
               "refine": refine.run, "suggestions": suggestions.run,
-              "shape_space": shape_space.run}
+              "shape_space": shape_space.run, "image_nets": image_nets.run}
 NEEDS_DISPLAY = {"startup", "annotation"}
 
 
