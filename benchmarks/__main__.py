@@ -17,6 +17,7 @@ from benchmarks import (
     embedding_step,
     image_nets,
     raster,
+    reconstruct,
     refine,
     shape_space,
     startup,
@@ -30,7 +31,8 @@ BENCHMARKS = {"startup": startup.run, "store": store.run,
               "embedding_step": embedding_step.run, "embedding_metrics": embedding_metrics.run,
               "annotation": annotation.run, "ttp": ttp.run, "raster": raster.run,
               "refine": refine.run, "suggestions": suggestions.run,
-              "shape_space": shape_space.run, "image_nets": image_nets.run}
+              "shape_space": shape_space.run, "image_nets": image_nets.run,
+              "reconstruct": reconstruct.run}
 NEEDS_DISPLAY = {"startup", "annotation"}
 
 

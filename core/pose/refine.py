@@ -43,6 +43,19 @@ to 1.05 x the radius (the documented fallback). A NaN or infinite loss or parame
 Every yielded :class:`RefineStep` carries the loss, the IoU of the camera's hard silhouette
 (:func:`core.raster.fast_mask.hard_mask`) with the mask, and the camera. Step 0 is the
 starting camera; step ``i`` is the camera after ``i`` updates (``steps + 1`` records).
+
+Shape (``shape=``, a :class:`ShapeModel`): the mesh becomes ``V = vertices + sum_k c_k B_k``
+and the coefficients ``c`` (K,) move with the camera, one optimiser unit being one unit of
+``c`` (a standard deviation for the std-scaled PCA modes of :mod:`core.shape_space`). The
+loss gains a Mahalanobis prior ``prior * sum_k c_k^2 / var_k`` and, when 2D points are given
+(:class:`KeypointTerm`), ``weight * sum_i w_i ||proj(p_i) - u_i|| / (sum_i w_i max(H, W))``
+for semantic points ``p_i`` on the mesh (face + barycentric weights). ``||c||`` is kept below
+``max_norm`` by a smooth radial squash (identity up to 0.8 ``max_norm``), and the distance
+floor uses the largest reach of any shape in that ball, so the in-front guarantee holds for
+every shape. Steps then also carry ``coefficients`` and ``vertices``.
+
+Device: the soft objective runs where ``device`` says (pytorch3d's rasterizer on CUDA); the
+fast objective (numpy, k-d trees) always on the CPU. Yielded records are on the CPU.
 """
 
 from __future__ import annotations
@@ -80,6 +93,10 @@ class RefineStep:
         camera_dict: ``camera.to_dict()`` (JSON-able).
         seconds: since the refinement started.
         mask: (H, W) bool hard silhouette of ``camera`` when asked for, else None.
+        coefficients: (K,) float64 shape coefficients ``c`` when a :class:`ShapeModel` is
+            refined, else None.
+        vertices: (V, 3) float64 the mesh at this step (world units) with a shape model,
+            else None.
     """
 
     step: int
@@ -89,6 +106,8 @@ class RefineStep:
     camera_dict: dict
     seconds: float
     mask: np.ndarray | None = None
+    coefficients: np.ndarray | None = None
+    vertices: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -260,14 +279,16 @@ class FastObjective:
 
 class SoftObjective:
     """Eq. 1 with the square: mean squared difference of the target mask and the pytorch3d
-    soft silhouette of the projected mesh (``sigma`` default: :data:`SOFT_EDGE_PX`)."""
+    soft silhouette of the projected mesh (``sigma`` default: :data:`SOFT_EDGE_PX`), on
+    ``device`` (default CPU; the projected vertices must be there too)."""
 
     def __init__(self, target: np.ndarray, faces: np.ndarray, sigma: float | None = None,
-                 faces_per_pixel: int = 16, cull_backfaces: bool = False) -> None:
+                 faces_per_pixel: int = 16, cull_backfaces: bool = False,
+                 device=None) -> None:
         from core.raster.soft_silhouette import sigma_for_pixels
 
-        self.target = torch.from_numpy(target.astype(np.float32))
-        self.faces = torch.as_tensor(faces, dtype=torch.int64)
+        self.target = torch.from_numpy(target.astype(np.float32)).to(device)
+        self.faces = torch.as_tensor(faces, dtype=torch.int64, device=device)
         self.size = target.shape
         self.sigma = sigma_for_pixels(SOFT_EDGE_PX, self.size) if sigma is None \
             else float(sigma)
@@ -305,6 +326,139 @@ def _safe_norm(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     return torch.sqrt((x ** 2).sum(-1) + eps) - math.sqrt(eps)
 
 
+# ----------------------------------------------------------------------------- shape
+SHAPE_KNEE = 0.8  # the squash of ||c|| is the identity up to this fraction of max_norm
+
+
+@dataclass(frozen=True)
+class KeypointTerm:
+    """2D points the mesh's semantic points should project to (a loss term).
+
+    Attributes:
+        point_faces: (S,) int64 face of each semantic point on the mesh.
+        point_bary: (S, 3) barycentric weights on that face.
+        uv: (S, 2) target pixels; entries with weight 0 may be NaN.
+        weights: (S,) in [0, 1] (e.g. visibility x confidence of a prediction).
+        weight: the term's weight against the silhouette objective.
+    """
+
+    point_faces: np.ndarray
+    point_bary: np.ndarray
+    uv: np.ndarray
+    weights: np.ndarray
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class ShapeModel:
+    """Linear shape coefficients refined with the camera (module docs).
+
+    Attributes:
+        basis: (K, V, 3) world units per unit coefficient, added to ``refine_pose``'s
+            vertices (the mean shape).
+        coefficients: (K,) start (None: zeros).
+        variances: (K,) prior variances of ``c`` (None: ones, right for std-scaled modes).
+        prior: weight of ``sum_k c_k^2 / var_k`` (loss units per squared std).
+        max_norm: bound on ``||c||`` (None: ``max(3, 2 sqrt(K))``).
+        keypoints: an optional :class:`KeypointTerm`.
+    """
+
+    basis: np.ndarray
+    coefficients: np.ndarray | None = None
+    variances: np.ndarray | None = None
+    prior: float = 1e-3
+    max_norm: float | None = None
+    keypoints: KeypointTerm | None = None
+
+
+class _ShapeParams:
+    """``c = squash(c0 + z)`` and the mesh ``mean + c B`` (torch, float64)."""
+
+    def __init__(self, model: ShapeModel, mean: torch.Tensor, faces: np.ndarray,
+                 image_size: tuple[int, int]) -> None:
+        dev = mean.device
+        basis = np.asarray(model.basis, dtype=np.float64)
+        k = basis.shape[0] if basis.ndim == 3 else -1
+        if basis.ndim != 3 or basis.shape[1:] != tuple(mean.shape):
+            raise PoseError(f"shape basis must be (K, V, 3) = (K, {mean.shape[0]}, 3), got "
+                            f"{basis.shape}")
+        c0 = np.zeros(k) if model.coefficients is None else np.asarray(model.coefficients,
+                                                                        dtype=np.float64)
+        var = np.ones(k) if model.variances is None else np.asarray(model.variances,
+                                                                    dtype=np.float64)
+        if c0.shape != (k,) or var.shape != (k,):
+            raise PoseError(f"coefficients and variances must be ({k},), got {c0.shape} and "
+                            f"{var.shape}")
+        if not (np.isfinite(basis).all() and np.isfinite(c0).all() and np.isfinite(var).all()
+                and (var > 0).all()):
+            raise PoseError("shape basis, coefficients and variances must be finite "
+                            "(variances > 0)")
+        prior = float(model.prior)
+        if not (math.isfinite(prior) and prior >= 0):
+            raise PoseError(f"shape prior must be a number >= 0, got {model.prior}")
+        self.max_norm = float(model.max_norm) if model.max_norm is not None \
+            else max(3.0, 2.0 * math.sqrt(max(k, 1)))
+        if not self.max_norm > 0:
+            raise PoseError(f"max_norm must be > 0, got {model.max_norm}")
+        norm0 = float(np.linalg.norm(c0))
+        if norm0 > SHAPE_KNEE * self.max_norm:  # start inside the identity part of the squash
+            c0 = c0 * (SHAPE_KNEE * self.max_norm / norm0)
+        self.mean = mean
+        self.basis = torch.from_numpy(basis.reshape(k, -1)).to(dev)
+        self.c0 = torch.from_numpy(c0).to(dev)
+        self.inv_var = torch.from_numpy(1.0 / var).to(dev)
+        self.prior = prior
+        self.z = torch.zeros(k, dtype=torch.float64, device=dev, requires_grad=True)
+        # Largest displacement of each vertex over ||c|| <= max_norm (Cauchy-Schwarz).
+        self.reach = self.max_norm * np.sqrt((basis ** 2).sum(axis=(0, 2)))  # (V,)
+        self.keypoints = self._keypoints(model.keypoints, faces, image_size, dev)
+
+    @staticmethod
+    def _keypoints(term: KeypointTerm | None, faces: np.ndarray,
+                   image_size: tuple[int, int], dev: torch.device):
+        if term is None:
+            return None
+        pf = np.asarray(term.point_faces, dtype=np.int64).reshape(-1)
+        bary = np.asarray(term.point_bary, dtype=np.float64)
+        uv = np.asarray(term.uv, dtype=np.float64)
+        w = np.asarray(term.weights, dtype=np.float64)
+        s = len(pf)
+        if bary.shape != (s, 3) or uv.shape != (s, 2) or w.shape != (s,):
+            raise PoseError(f"keypoint term: point_bary (S, 3), uv (S, 2) and weights (S,) "
+                            f"for S = {s}, got {bary.shape}, {uv.shape}, {w.shape}")
+        if s and (pf.min() < 0 or pf.max() >= len(faces)):
+            raise PoseError("keypoint term: point faces outside the mesh")
+        w = np.where(np.isfinite(uv).all(axis=1) & np.isfinite(w), np.clip(w, 0.0, 1.0), 0.0)
+        if w.sum() <= 0 or float(term.weight) <= 0:
+            return None
+        scale = float(term.weight) / (w.sum() * max(image_size))
+        return tuple(torch.from_numpy(a).to(dev) for a in (
+            faces[pf], bary, np.where(w[:, None] > 0, uv, 0.0), w * scale))
+
+    def coefficients(self) -> torch.Tensor:
+        w = self.c0 + self.z
+        r = torch.sqrt((w * w).sum() + 1e-24)
+        knee = SHAPE_KNEE * self.max_norm
+        if float(r.detach()) <= knee:
+            return w
+        span = self.max_norm - knee
+        return w * ((knee + span * torch.tanh((r - knee) / span)) / r)
+
+    def vertices(self, c: torch.Tensor) -> torch.Tensor:
+        return self.mean + (c @ self.basis).view_as(self.mean)
+
+    def penalty(self, c: torch.Tensor, verts: torch.Tensor, cam: PerspectiveCamera
+                ) -> torch.Tensor:
+        """Prior plus keypoint term (scalar), loss units."""
+        loss = self.prior * (c * c * self.inv_var).sum()
+        if self.keypoints is not None:
+            corners, bary, uv, w = self.keypoints
+            points = (verts[corners] * bary[..., None]).sum(1)            # (S, 3)
+            proj, _ = cam.project(points)
+            loss = loss + (w * _safe_norm(proj[0] - uv)).sum()
+        return loss
+
+
 # ------------------------------------------------------------------- parametrisation
 class _CameraParams:
     """Unit-scaled offsets ``x`` from a starting camera (module docs)."""
@@ -318,7 +472,8 @@ class _CameraParams:
         self.params = params
         self.d_min = d_min
         self.x = torch.zeros(len(params) + ("principal" in params),
-                             dtype=camera.azimuth.dtype, requires_grad=True)
+                             dtype=camera.azimuth.dtype, device=camera.azimuth.device,
+                             requires_grad=True)
         self.px_unit = PRINCIPAL_UNIT * float(max(camera.image_size))
 
     def camera(self) -> PerspectiveCamera:
@@ -342,14 +497,18 @@ class _CameraParams:
                                  base.image_size)
 
 
-def _start_camera(camera: PerspectiveCamera,
-                  vertices: torch.Tensor) -> tuple[PerspectiveCamera, float]:
-    """The starting camera in float64 and the distance floor (module docs)."""
+def _start_camera(camera: PerspectiveCamera, vertices: torch.Tensor,
+                  reach: np.ndarray | None = None) -> tuple[PerspectiveCamera, float]:
+    """The starting camera in float64 and the distance floor (module docs); ``reach`` (V,)
+    is how far each vertex may move (shape refinement)."""
     if camera.batch_size != 1:
         raise PoseError(f"refinement takes a batch of one camera, got {camera.batch_size}")
     cam = camera.detach().to(dtype=torch.float64).validate()
     cam.require_in_front(vertices, what="template mesh")
-    radius = float((vertices - cam.target).norm(dim=1).max())
+    dist = (vertices - cam.target).norm(dim=1)
+    if reach is not None:
+        dist = dist + torch.from_numpy(reach)
+    radius = float(dist.max())
     if float(cam.distance[0]) <= 1.02 * radius:
         cam = PerspectiveCamera(cam.azimuth, cam.elevation, cam.distance.new_full(
             (1,), 1.05 * radius), cam.roll, cam.fov, cam.principal, cam.target, cam.image_size)
@@ -361,7 +520,8 @@ def refine_pose(mask, vertices, faces, camera: PerspectiveCamera, objective: str
                 steps: int = 100, lr: float | None = None, cancel=None,
                 params: Sequence[str] = PARAMS, sigma: float | None = None,
                 faces_per_pixel: int = 16, return_masks: bool = False,
-                fast_options: dict | None = None) -> Iterator[RefineStep]:
+                fast_options: dict | None = None,
+                shape: ShapeModel | None = None, device=None) -> Iterator[RefineStep]:
     """Refine ``camera`` so the mesh's silhouette matches ``mask``; yield every step.
 
     Args:
@@ -378,6 +538,10 @@ def refine_pose(mask, vertices, faces, camera: PerspectiveCamera, objective: str
         sigma, faces_per_pixel: soft-silhouette settings (soft objective).
         return_masks: attach each step's hard silhouette.
         fast_options: keyword arguments of :class:`FastObjective` (fast objective).
+        shape: refine shape coefficients too (:class:`ShapeModel`; ``vertices`` is then the
+            mean shape); None: the mesh is fixed.
+        device: where the soft objective computes (e.g. ``"cuda"``; default CPU). The fast
+            objective always runs on the CPU. Yielded cameras and arrays are on the CPU.
 
     Yields:
         :class:`RefineStep`, each with a finite camera in the input camera's dtype.
@@ -401,40 +565,63 @@ def refine_pose(mask, vertices, faces, camera: PerspectiveCamera, objective: str
     image_size = camera.image_size
     target = as_mask(mask, image_size)
     v_np, f_np = as_mesh(vertices, faces)
-    verts = torch.as_tensor(v_np, dtype=torch.float64)
-    start, d_min = _start_camera(camera, verts)
+    dev = torch.device("cpu") if device is None or objective == "fast" \
+        else torch.device(device)
+    mean = torch.as_tensor(v_np, dtype=torch.float64, device=dev)
+    shaper = None if shape is None else _ShapeParams(shape, mean, f_np, image_size)
+    c = verts = None
+    if shaper is not None:
+        with torch.no_grad():
+            c = shaper.coefficients()
+            verts = shaper.vertices(c).cpu()
+        camera.detach().to(device="cpu", dtype=torch.float64).require_in_front(
+            verts, what="start shape")
+    start, d_min = _start_camera(camera.to(device="cpu"), mean.cpu(),
+                                 None if shaper is None else shaper.reach)
+    start = start.to(device=dev)
     closed = is_closed_mesh(f_np)
     if objective == "fast":
         loss_fn = FastObjective(target, f_np, **(fast_options or {}))
     else:
-        loss_fn = SoftObjective(target, f_np, sigma, faces_per_pixel, cull_backfaces=closed)
+        loss_fn = SoftObjective(target, f_np, sigma, faces_per_pixel, cull_backfaces=closed,
+                                device=dev)
     state = _CameraParams(start, params, d_min)
-    opt = torch.optim.Adam([state.x], lr=rate)
+    opt = torch.optim.Adam([state.x] if shaper is None else [state.x, shaper.z], lr=rate)
     out_dtype = camera.azimuth.dtype
     target_sum = int(np.count_nonzero(target))
     for step in range(steps + 1):
         cam = state.camera()
+        if shaper is None:
+            verts = mean
+        else:
+            c = shaper.coefficients()
+            verts = shaper.vertices(c)
         uv, depth = cam.project(verts)
         uv, depth = uv[0], depth[0]
         if not bool(torch.isfinite(uv).all()):
             raise RefinementDiverged(f"refinement diverged at step {step}: non-finite "
                                      f"projections; stopped before yielding that camera")
-        sil = hard_mask(uv.detach().numpy(), f_np, image_size,
-                        depth=depth.detach().numpy(), cull_backfaces=closed)
+        sil = hard_mask(uv.detach().cpu().numpy(), f_np, image_size,
+                        depth=depth.detach().cpu().numpy(), cull_backfaces=closed)
         loss = loss_fn(uv, sil) if objective == "fast" else loss_fn(uv, depth)
+        if shaper is not None:
+            loss = loss + shaper.penalty(c, verts, cam)
         if not bool(torch.isfinite(loss)):
             raise RefinementDiverged(f"refinement diverged at step {step}: loss "
                                      f"{float(loss.detach())}; stopped before yielding that "
                                      f"camera")
-        out = cam.detach().to(dtype=out_dtype)
+        out = cam.detach().to(device="cpu", dtype=out_dtype)
         try:
             out.validate()
         except CameraError as exc:
             raise RefinementDiverged(f"refinement diverged at step {step}: {exc}") from exc
         inter = int(np.count_nonzero(sil & target))
         iou = inter / (target_sum + int(np.count_nonzero(sil)) - inter)
+        extra = {} if shaper is None else {
+            "coefficients": c.detach().cpu().numpy().copy(),
+            "vertices": verts.detach().cpu().numpy().copy()}
         yield RefineStep(step, float(loss.detach()), float(iou), out, out.to_dict(),
-                         time.perf_counter() - t0, sil if return_masks else None)
+                         time.perf_counter() - t0, sil if return_masks else None, **extra)
         if step == steps or (cancel is not None and cancel.cancelled):
             return
         opt.zero_grad(set_to_none=True)
@@ -444,7 +631,8 @@ def refine_pose(mask, vertices, faces, camera: PerspectiveCamera, objective: str
             group["lr"] = rate * (LR_FLOOR + (1.0 - LR_FLOOR) * 0.5 *
                                   (1.0 + math.cos(math.pi * progress)))
         opt.step()
-        if not bool(torch.isfinite(state.x).all()):
+        if not (bool(torch.isfinite(state.x).all())
+                and (shaper is None or bool(torch.isfinite(shaper.z).all()))):
             raise RefinementDiverged(f"refinement diverged after step {step}: non-finite "
                                      f"camera parameters")
 
