@@ -13,6 +13,13 @@ Modules, one job each:
 - :mod:`ui.pose.scene_3d`: template mesh, its points and the camera frustum with the image;
 - :mod:`ui.pose.loss_plot`: loss and IoU against the timeline index (pyqtgraph);
 - :mod:`ui.pose.timeline`: the slider that scrubs every kept step;
+- :mod:`ui.pose.link_state`: what the linked views share (shown step, hovered / selected
+  semantic point, picked surface point); :mod:`ui.pose.linking`: pointer events of both
+  views -> that state (ray casting an image click onto the posed mesh);
+  :mod:`ui.pose.scene_pick`: hover and click in the 3D view; :mod:`ui.pose.link_marks`: the
+  rings, halos and probe markers each view draws for that state;
+- :mod:`ui.pose.export`: the PNG figure of both views and the run's PNG sequence / GIF;
+  :mod:`ui.pose.export_actions`: the panel's Export figure… / Export run… actions;
 - :mod:`ui.pose.pose_view`: the panel wiring them; :mod:`ui.pose.pose_dock`: the dock and
   its Run menu.
 """

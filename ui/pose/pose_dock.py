@@ -29,12 +29,17 @@ class PoseDock(QDockWidget):
         self.setWidget(self.view)
 
     def build_menu(self, menu: QMenu) -> None:
-        """Fill the Run menu: show the dock, Run / Pause / Step / Stop."""
+        """Fill the Run menu: show the dock, Run / Pause / Step / Stop, Export figure… /
+        Export run…."""
         show = self.toggleViewAction()
         show.setText("Pose &dock")
         menu.addAction(show)
         menu.addSeparator()
         for action in self.view.actions_list:
+            action.triggered.connect(self.reveal)
+            menu.addAction(action)
+        menu.addSeparator()
+        for action in self.view.export_actions:  # (their dialogs open after the reveal)
             action.triggered.connect(self.reveal)
             menu.addAction(action)
 

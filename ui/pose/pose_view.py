@@ -11,19 +11,32 @@ could not start (no project, missing image file: the image view then shows a pla
 The category is the shown model's (else the project's first). The template and the source
 image load in the run's worker thread (:class:`~ui.pose.run_worker.PoseRunWorker`), before
 the pose engine runs there.
+
+Linked views (:mod:`ui.pose.linking`): hovering or clicking a semantic point in either view
+marks it in both; a click on the mesh in 3D marks its projection in the image; a click in the
+image casts the pixel's ray onto the posed mesh (the shown step's camera) and selects the 3D
+point it hits. The line under the views says what is hovered or picked (also in the window's
+status bar).
+
+Exports (:mod:`ui.pose.export`): *Export figure…* (Ctrl+Shift+E) writes one PNG of both views
+and a caption; *Export run…* (Ctrl+Alt+E) writes every kept step as a numbered PNG (and a
+GIF) in a folder, a step per event-loop pass behind a cancellable progress dialog, drawing
+the steps offscreen (the screen keeps the shown step) and then returning to it.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QMainWindow,
     QSpinBox,
     QSplitter,
     QToolButton,
@@ -35,11 +48,17 @@ from core.pose.category_template import CategoryTemplate, load_category_template
 from core.pose.pipeline import OBJECTIVES
 from ui.actions import new_action
 from ui.image_view import ImageView
+from ui.pose.export import RunExport
+from ui.pose.export_actions import PoseExports
+from ui.pose.link_marks import ImageMarks, SceneMarks
+from ui.pose.link_state import LinkState
+from ui.pose.linking import PoseLinker
 from ui.pose.loss_plot import LossPlot
 from ui.pose.overlay_2d import LAYER_LABELS, LAYERS, PoseOverlay2D
 from ui.pose.records import StepRecord
 from ui.pose.run_worker import PoseRunWorker, Prepared, RunOutcome
 from ui.pose.scene_3d import PoseScene3D
+from ui.pose.scene_pick import ScenePointer
 from ui.pose.sources import PoseSource, file_source, project_image_source, synthetic_source
 from ui.pose.timeline import Timeline
 from ui.workers import run_in_thread
@@ -77,6 +96,7 @@ class PoseView(QWidget):
     run_finished = Signal(object)  # RunOutcome
     record_shown = Signal(object)  # the StepRecord both views now show
     status_changed = Signal(str)
+    export_finished = Signal(object)  # ExportResult of an "Export run"
 
     def __init__(self, project, selection, image_view: ImageView | None = None,
                  parent: QWidget | None = None) -> None:
@@ -99,6 +119,12 @@ class PoseView(QWidget):
         self.worker = PoseRunWorker(self)
         self._build_actions()
         self._build_ui()
+        self.link = LinkState(self)
+        self.pointer3d = ScenePointer(self.scene3d, self)
+        self.linker = PoseLinker(self.link, self.image_view, self.pointer3d, self)
+        self.image_marks = ImageMarks(self.image_view, self.link)
+        self.scene_marks = SceneMarks(self.scene3d, self.link)
+        self.linker.message.connect(self._link_message)
         self.worker.prepared.connect(self._prepared)
         self.worker.step_ready.connect(self._on_step)
         self.worker.finished.connect(self._on_finished)
@@ -126,6 +152,11 @@ class PoseView(QWidget):
                                       "Stop the run", "actionPoseStop")
         self.actions_list: list[QAction] = [self.run_action, self.pause_action,
                                             self.step_action, self.stop_action]
+        self.exports = PoseExports(self)  # Export figure… / Export run…
+        self.export_figure_action = self.exports.figure_action
+        self.export_run_action = self.exports.run_action
+        self.export_actions: list[QAction] = [self.export_figure_action,
+                                              self.export_run_action]
 
     def _build_ui(self) -> None:
         layout = QVBoxLayout(self)
@@ -188,7 +219,18 @@ class PoseView(QWidget):
             toggles.addWidget(box)
             self.toggles[name] = box
         toggles.addStretch(1)
+        for key, action in (("Figure", self.export_figure_action),
+                            ("Run", self.export_run_action)):
+            button = QToolButton(self)
+            button.setDefaultAction(action)
+            button.setObjectName(f"poseExport{key}Button")
+            toggles.addWidget(button)
         layout.addLayout(toggles)
+        self.link_info = QLabel("Hover or click a point in either view; click the image to "
+                                "find its 3D point", self)
+        self.link_info.setObjectName("poseLinkInfo")
+        self.link_info.setStyleSheet("color: #9aa0a8;")
+        layout.addWidget(self.link_info)
         self.timeline = Timeline(self)
         layout.addWidget(self.timeline)
         self.status = QLabel("", self)
@@ -266,7 +308,7 @@ class PoseView(QWidget):
             objective: str | None = None) -> bool:
         """Prepare the source and start a run (arguments default to the controls).
         Returns False (and says why) when it cannot start."""
-        if self.state != IDLE:
+        if self.state != IDLE or self.export is not None:
             return False
         if k is not None:
             self.k_spin.setValue(k)
@@ -300,6 +342,8 @@ class PoseView(QWidget):
         self.template, self.source = template, source
         self.image_view.show_rgb(source.rgb)
         self.overlay.set_source(source.mask, source.truth, template.set_numbers)
+        self.link.set_template(template)
+        self.exports.update_actions()
         truth = source.truth.geometry if source.truth is not None else None
         QTimer.singleShot(0, lambda: self._setup_3d(template, source.rgb, truth))
         self.say(f"Running on {source.name} (mask: {source.mask_origin}; template "
@@ -347,7 +391,7 @@ class PoseView(QWidget):
             return
         start = time.perf_counter()
         self.plot.request(self.worker.log.snapshot)
-        if self.timeline.advance(record):
+        if self.timeline.advance(record) and self.export is None:
             self.show_record(record)  # (while hidden too: nothing is painted then)
             if self.isVisible() and self.scene3d.plotter is not None:
                 self._update_start = start  # the cost is known when the window composed
@@ -368,10 +412,16 @@ class PoseView(QWidget):
         """Show ``record`` in both views (live or scrubbed)."""
         if self._closed:
             return
-        self.overlay.show_record(record)
-        self.scene3d.show_record(record)
+        self._show_views(record)
         self.plot.request(cursor=record.index)
         self.record_shown.emit(record)
+        self.exports.update_actions()
+
+    def _show_views(self, record: StepRecord) -> None:
+        """Both views and the link marks on ``record`` (not the timeline, not the plot)."""
+        self.overlay.show_record(record)
+        self.scene3d.show_record(record)
+        self.link.set_record(record)
 
     def _on_finished(self, outcome: RunOutcome) -> None:
         if self._closed:
@@ -384,6 +434,7 @@ class PoseView(QWidget):
         else:
             self.say(outcome.message, error=outcome.status in ("diverged", "failed"))
         self.plot.request(self.worker.log.snapshot)
+        self.exports.update_actions()
         self.run_finished.emit(outcome)
 
     def set_layer_shown(self, name: str, on: bool) -> None:
@@ -403,12 +454,45 @@ class PoseView(QWidget):
         for w in (self.source_combo, self.seed_spin, self.objective_combo, self.k_spin,
                   self.steps_spin):
             w.setEnabled(self.state == IDLE)
+        if self.export is not None:
+            self.run_action.setEnabled(False)
+        self.exports.update_actions()
         self.state_changed.emit(self.state)
 
     def say(self, message: str, error: bool = False) -> None:
         self.status.setText(message)
         self.status.setStyleSheet("color: #ff6b6b;" if error else "")
         self.status_changed.emit(message)
+
+    # ----------------------------------------------------------------- exports
+    @property
+    def export(self) -> RunExport | None:
+        """The run export in progress, if any."""
+        return self.exports.current
+
+    def figure_view_size(self) -> tuple[int, int]:
+        """``(height, width)`` of the 3D view (the figure's 3D panel takes its aspect)."""
+        return self.exports.view_size()
+
+    def render_figure(self, record: StepRecord | None = None,
+                      view_size: tuple[int, int] | None = None) -> QImage | None:
+        """See :meth:`ui.pose.export_actions.PoseExports.render_figure`."""
+        return self.exports.render_figure(record, view_size)
+
+    def export_figure(self, path: str | Path) -> Path | None:
+        """See :meth:`ui.pose.export_actions.PoseExports.export_figure`."""
+        return self.exports.export_figure(path)
+
+    def export_run(self, folder: str | Path, gif: bool = True,
+                   dialog: bool = True) -> RunExport | None:
+        """See :meth:`ui.pose.export_actions.PoseExports.export_run`."""
+        return self.exports.export_run(folder, gif, dialog)
+
+    def _link_message(self, text: str) -> None:
+        self.link_info.setText(text)
+        window = self.window()
+        if isinstance(window, QMainWindow) and self.isVisible():
+            window.statusBar().showMessage(text, 5000)
 
     # ---------------------------------------------------------------- helpers
     def _start(self, fn, *args, on_done, on_error) -> None:
@@ -423,6 +507,10 @@ class PoseView(QWidget):
         if self._closed:
             return not self.worker.thread_alive()
         self._closed = True
+        self.exports.cancel()
         ended = self.worker.shutdown(timeout_ms)
+        self.image_marks.close()
+        self.scene_marks.close()
+        self.pointer3d.close()
         self.scene3d.close()
         return ended

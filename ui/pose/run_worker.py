@@ -59,6 +59,7 @@ PACE = 1.25  # the interval is at least this many times the last update's cost
 WORKER_NICE = 10  # the worker thread runs this much "nicer" than the GUI thread (Linux)
 EXPLODE_FACTOR = 1e3  # a loss this many times the hypothesis' first loss has exploded...
 EXPLODE_FLOOR = 1e-2  # ...counting a first loss below this as this (both objectives are ~1)
+THREAD_EXIT_WAIT_MS = 5000  # for a finished worker thread's last clean-up before deleting it
 
 
 @dataclass(frozen=True)
@@ -307,6 +308,12 @@ class PoseRunWorker(QObject):
         self.outcome = self._result or RunOutcome("failed", "The run ended unexpectedly",
                                                   len(self.log), None, self._announced)
         if thread is not None:
+            # ``finished`` comes before the thread's thread-local destructors have run, and
+            # torch's need the GIL. ~QThread waits for them without releasing the GIL, so
+            # deleting the thread from a C++ event loop run under the GIL (QTest input,
+            # a modal QProgressDialog's setValue) deadlocked now and then. wait() releases
+            # the GIL (PySide) and returns as soon as the thread is really gone.
+            thread.wait(THREAD_EXIT_WAIT_MS)
             thread.deleteLater()
         self.state_changed.emit("idle")
         self.finished.emit(self.outcome)

@@ -16,6 +16,10 @@ shading, a frame cost about 50 ms in software OpenGL instead of 5-10 ms.
 The frustum is a pyramid from the camera centre to the image's corners at
 :data:`ui.pose.records.FRUSTUM_DEPTH` times the camera distance; the ground-truth camera
 (synthetic images) is drawn as a fixed green frustum.
+
+``scene_ready`` says a run's scene is drawn (the linked-view marks and the pointer attach to
+it then: :mod:`ui.pose.link_marks`, :mod:`ui.pose.scene_pick`); :meth:`PoseScene3D.snapshot`
+renders the view into a QImage (figures and run exports).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import time
 import numpy as np
 import pyvista as pv
 from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 from pyvistaqt import QtInteractor
 from vtkmodules.util.numpy_support import vtk_to_numpy
@@ -55,6 +60,7 @@ class PoseScene3D(QWidget):
 
     rendered = Signal()
     frame_swapped = Signal()  # the window's composition with this view finished
+    scene_ready = Signal()  # a run's scene is drawn (mesh, points, frustum, image)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -76,6 +82,9 @@ class PoseScene3D(QWidget):
         self._frame_box: tuple[np.ndarray, np.ndarray] | None = None
         self._mesh_box = np.zeros((2, 3))
         self._closed = False
+        self._warming = False
+        self.template: CategoryTemplate | None = None  # of the drawn scene
+        self.marker_radius = POINT_SCALE  # the drawn point spheres' radius, world units
 
     # ------------------------------------------------------------------ set-up
     def _ensure_plotter(self) -> None:
@@ -116,11 +125,16 @@ class PoseScene3D(QWidget):
             set_numbers=np.array([0]), set_names=(None,), set_ids=np.array([0]),
             point_faces=np.array([0]), points=tetra[:1] * 0.5)
         dummy_geometry = CameraGeometry({}, np.eye(3), np.zeros(3), tetra)
-        self.set_scene(dummy, np.zeros((4, 4, 3), np.uint8), dummy_geometry)
+        self._warming = True
+        try:
+            self.set_scene(dummy, np.zeros((4, 4, 3), np.uint8), dummy_geometry)
+        finally:
+            self._warming = False
         self.plotter.render()
         for name in list(self.plotter.actors):
             self.plotter.remove_actor(name, render=False)
         self._frustum = self._plane = None
+        self.template = None
         self.plotter.render()
 
     def set_scene(self, template: CategoryTemplate, rgb: np.ndarray,
@@ -129,6 +143,8 @@ class PoseScene3D(QWidget):
         self.record, self._framed, self._frame_box = None, False, None
         v = np.asarray(template.vertices, dtype=np.float64)
         self._mesh_box = np.array([v.min(axis=0), v.max(axis=0)])
+        self.template = template
+        self.marker_radius = POINT_SCALE * (float(np.linalg.norm(np.ptp(v, axis=0))) or 1.0)
         if self.plotter is None:
             self._pending = (template, rgb, truth)
             return
@@ -142,9 +158,8 @@ class PoseScene3D(QWidget):
                    reset_camera=False)
         pts = np.asarray(template.points, dtype=np.float64).reshape(-1, 3)
         if len(pts):
-            diag = float(np.linalg.norm(np.ptp(template.vertices, axis=0))) or 1.0
             markers = pv.PolyData(pts.copy()).glyph(
-                geom=pv.Sphere(radius=POINT_SCALE * diag, theta_resolution=10,
+                geom=pv.Sphere(radius=self.marker_radius, theta_resolution=10,
                                phi_resolution=10), scale=False, orient=False)
             markers.point_data["rgb"] = np.repeat(set_colors(template.set_numbers),
                                                   markers.n_points // len(pts), axis=0)
@@ -166,6 +181,8 @@ class PoseScene3D(QWidget):
                            name="image", lighting=False, opacity=0.92, render=False,
                            reset_camera=False)
         self._plane = actor.GetMapper().GetInput()
+        if not self._warming:
+            self.scene_ready.emit()
         self.request_render()
 
     def set_truth_shown(self, on: bool) -> None:
@@ -218,6 +235,17 @@ class PoseScene3D(QWidget):
         p.camera.zoom(1.3)
         self._framed = True
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def view_state(self) -> tuple:
+        """What :meth:`restore_view_state` needs to put the framing back (exports)."""
+        return self._framed, self._frame_box
+
+    def restore_view_state(self, state: tuple) -> None:
+        self._framed, self._frame_box = state
+
     def _in_frame(self, points: np.ndarray) -> bool:
         if self._frame_box is None:
             return False
@@ -236,6 +264,22 @@ class PoseScene3D(QWidget):
         if self._plane is None:
             return np.zeros((0, 3))
         return vtk_to_numpy(self._plane.GetPoints().GetData()).astype(np.float64).copy()
+
+    def display_position(self, xyz) -> tuple[float, float, float]:
+        """Display coordinates (VTK: device pixels, origin bottom-left) and display depth
+        (0 near .. 1 far) of a world point."""
+        r = self.plotter.renderer
+        r.SetWorldPoint(float(xyz[0]), float(xyz[1]), float(xyz[2]), 1.0)
+        r.WorldToDisplay()
+        x, y, z = r.GetDisplayPoint()
+        return x, y, z
+
+    def snapshot(self) -> QImage | None:
+        """Render the view now and return it (device pixels); None when it is not shown."""
+        if self.plotter is None or self._closed or not self.isVisible():
+            return None
+        self.plotter.renderer.ResetCameraClippingRange()
+        return self.plotter.interactor.grabFramebuffer()
 
     # --------------------------------------------------------------- rendering
     def request_render(self) -> None:
