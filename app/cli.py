@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from app import (
         embedding_commands,
+        evaluate_images_command,
         image_net_commands,
         io_commands,
         pose_commands,
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     pose_commands.add_parsers(sub)
     image_net_commands.add_parsers(sub)
     reconstruct_commands.add_parsers(sub)
+    evaluate_images_command.add_parsers(sub)
 
     info = sub.add_parser("info", help="print a project's categories and counts")
     info.add_argument("--project", dest="info_project", metavar="P",

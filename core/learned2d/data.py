@@ -282,6 +282,8 @@ class ViewSet:
         azimuth_bin, elevation_bin: (N,) int64 viewpoint bins (:mod:`core.pose.viewpoint`).
         model: (N,) int64 index into ``model_names``.
         model_names: the rendered models.
+        masks: (N, H, W) bool silhouettes, or None (kept only when asked: evaluation).
+        cameras: N ground-truth cameras (``PerspectiveCamera.to_dict()``), or () (ditto).
     """
 
     rgb: np.ndarray
@@ -296,6 +298,8 @@ class ViewSet:
     elevation_bin: np.ndarray
     model: np.ndarray
     model_names: tuple[str, ...] = field(default=())
+    masks: np.ndarray | None = None
+    cameras: tuple[dict, ...] = ()
 
     def __len__(self) -> int:
         return int(self.rgb.shape[0])
@@ -329,12 +333,13 @@ def model_rng(seed: int, stream: int, name: str) -> np.random.Generator:
 def render_views(models: Sequence[ModelMesh], labels: Sequence[str], views_per_model: int,
                  config: RenderConfig = RenderConfig(), seed: int = 0, stream: int = 0,
                  progress: Callable[[int, int], None] | None = None,
-                 cancel=None) -> ViewSet:
+                 cancel=None, keep_masks: bool = False) -> ViewSet:
     """Render ``views_per_model`` views of each model (deterministic per seed and stream).
 
     Args:
         progress: called with (views done, total) after each model.
         cancel: anything with a ``cancelled`` attribute; stops early (fewer views).
+        keep_masks: also keep each view's mask and ground-truth camera (evaluation).
     """
     from core.synthetic.renders import Viewpoint, fit_camera, render_view, sample_viewpoints
 
@@ -342,7 +347,7 @@ def render_views(models: Sequence[ModelMesh], labels: Sequence[str], views_per_m
     size = (config.image_size, config.image_size)
     total = len(models) * views_per_model
     parts: dict[str, list] = {k: [] for k in ("rgb", "box", "uv", "visible", "placed", "known",
-                                              "az", "el", "model")}
+                                              "az", "el", "model", "mask", "camera")}
     for i, m in enumerate(models):
         if cancel is not None and cancel.cancelled:
             break
@@ -372,6 +377,9 @@ def render_views(models: Sequence[ModelMesh], labels: Sequence[str], views_per_m
             parts["az"].append(vp.azimuth)
             parts["el"].append(vp.elevation)
             parts["model"].append(i)
+            if keep_masks:
+                parts["mask"].append(view.mask)
+                parts["camera"].append(view.camera_dict)
         if progress is not None:
             progress((i + 1) * views_per_model, total)
     s = len(labels)
@@ -390,7 +398,10 @@ def render_views(models: Sequence[ModelMesh], labels: Sequence[str], views_per_m
         elevation_bin=np.array([elevation_bin(e, N_ELEVATION, ELEVATION_RANGE) for e in el],
                                dtype=np.int64),
         model=np.asarray(parts["model"], dtype=np.int64),
-        model_names=tuple(m.name for m in models))
+        model_names=tuple(m.name for m in models),
+        masks=(np.stack(parts["mask"]) if n else np.zeros((0, *size), bool)) if keep_masks
+        else None,
+        cameras=tuple(parts["camera"]))
 
 
 def viewpoint_coordinates(azimuth: np.ndarray, elevation: np.ndarray,
