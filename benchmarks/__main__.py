@@ -16,6 +16,7 @@ from benchmarks import (
     embedding_metrics,
     embedding_step,
     image_nets,
+    pose_views,
     raster,
     reconstruct,
     refine,
@@ -32,8 +33,8 @@ BENCHMARKS = {"startup": startup.run, "store": store.run,
               "annotation": annotation.run, "ttp": ttp.run, "raster": raster.run,
               "refine": refine.run, "suggestions": suggestions.run,
               "shape_space": shape_space.run, "image_nets": image_nets.run,
-              "reconstruct": reconstruct.run}
-NEEDS_DISPLAY = {"startup", "annotation"}
+              "reconstruct": reconstruct.run, "pose_views": pose_views.run}
+NEEDS_DISPLAY = {"startup", "annotation", "pose_views"}
 
 
 def main(argv: list[str] | None = None) -> int:

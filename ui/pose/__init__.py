@@ -20,6 +20,10 @@ Modules, one job each:
   rings, halos and probe markers each view draws for that state;
 - :mod:`ui.pose.export`: the PNG figure of both views and the run's PNG sequence / GIF;
   :mod:`ui.pose.export_actions`: the panel's Export figure… / Export run… actions;
+- :mod:`ui.pose.recon_prepare` / :mod:`ui.pose.recon_records`: reconstruction runs (shape
+  space and predictor loaded in the worker; events -> records carrying the step's shape);
+- :mod:`ui.pose.saved_runs`: records <-> plain steps for the project's run store;
+  :mod:`ui.pose.run_library`: the Save run… / Runs… actions (save, replay, delete);
 - :mod:`ui.pose.pose_view`: the panel wiring them; :mod:`ui.pose.pose_dock`: the dock and
   its Run menu.
 """

@@ -63,7 +63,7 @@ class PoseExports(QObject):
         shown = link is not None and link.record is not None and view.image_view.has_image()
         idle = self.current is None
         self.figure_action.setEnabled(shown and idle)
-        self.run_action.setEnabled(shown and idle and len(view.worker.log) > 0)
+        self.run_action.setEnabled(shown and idle and len(view.timeline.log) > 0)
 
     # ------------------------------------------------------------------ figures
     def view_size(self) -> tuple[int, int]:
@@ -84,7 +84,7 @@ class PoseExports(QObject):
         right_panel = panel_size(view_size or self.view_size())
         left = view.image_view.render_image(*left_panel, background=IMAGE_BACKGROUND)
         name = view.source.name if view.source is not None else "image"
-        text = caption(name, record, len(view.worker.log))
+        text = caption(name, record, len(view.timeline.log))
         return compose_figure(left, view.scene3d.snapshot(), text, left_panel, right_panel)
 
     def export_figure(self, path: str | Path) -> Path | None:
@@ -108,7 +108,7 @@ class PoseExports(QObject):
         ``export_finished`` says when it is over. Returns the export (None, and says why,
         when there is nothing to export or an export is running)."""
         view = self.view
-        records = view.worker.log.snapshot()
+        records = view.timeline.log.snapshot()
         if self.current is not None:
             view.say("An export is already running", error=True)
             return None
@@ -190,7 +190,7 @@ class PoseExports(QObject):
 
     def run_dialog(self) -> None:
         """Ask for a folder and export every step there."""
-        if not len(self.view.worker.log):
+        if not len(self.view.timeline.log):
             self.view.say(NOTHING, error=True)
             return
         folder = QFileDialog.getExistingDirectory(self.view, "Export run to a folder",

@@ -135,9 +135,15 @@ class SceneMarks:
         self._links = [(scene.scene_ready, self._make), (state.hovered_changed, self._update),
                        (state.selected_changed, self._update),
                        (state.probe_changed, self._update),
-                       (state.template_changed, self._update)]
+                       (state.template_changed, self._update),
+                       (state.record_changed, self._on_record)]
         for signal, slot in self._links:
             signal.connect(slot)
+
+    def _on_record(self, record) -> None:
+        """A step with its own shape (reconstruction) moves the points: follow them."""
+        if record is not None and record.points is not None:
+            self._update()
 
     def _make(self) -> None:
         """The scene was (re)drawn: add the three actors, hidden."""
@@ -169,10 +175,10 @@ class SceneMarks:
             actor.SetVisibility(True)
 
     def _point(self, index: int):
-        t = self.scene.template
-        if t is None or not 0 <= index < len(t.points):
+        points = self.scene.current_points()
+        if not 0 <= index < len(points):
             return None
-        return t.points[index]
+        return points[index]
 
     def _update(self, *_args) -> None:
         if not self.actors:

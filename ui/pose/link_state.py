@@ -89,6 +89,23 @@ class LinkState(QObject):
             self.probe = probe
             self.probe_changed.emit(probe)
 
+    def vertices(self) -> np.ndarray | None:
+        """(V, 3) the mesh as shown: the shown step's shape (reconstruction), else the
+        template's; None without a template."""
+        if self.template is None:
+            return None
+        if self.record is not None and self.record.vertices is not None:
+            return self.record.vertices
+        return self.template.vertices
+
+    def points(self) -> np.ndarray:
+        """(N, 3) the semantic points as shown (the shown step's, else the template's)."""
+        if self.template is None:
+            return np.zeros((0, 3))
+        if self.record is not None and self.record.points is not None:
+            return np.asarray(self.record.points, dtype=np.float64)
+        return np.asarray(self.template.points, dtype=np.float64)
+
     def point_count(self) -> int:
         return 0 if self.template is None else len(self.template.points)
 

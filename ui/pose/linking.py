@@ -12,7 +12,8 @@
   the mesh); the nearest semantic point within the same radius is selected. A click on a
   semantic point's sphere selects that point (the probe sits on it).
 - A new step shown (live or scrubbed) moves the 2D marks and re-projects the probe with
-  that step's camera: linking always uses the shown step's camera and the template mesh.
+  that step's camera: linking always uses the shown step's camera and mesh (the template's,
+  or in a reconstruction the step's shape and its points).
 
 ``message`` says what is hovered or picked (the panel shows it, and the window's status
 bar). Everything runs on the GUI thread in well under a frame: a ray cast prunes faces by
@@ -76,14 +77,15 @@ class PoseLinker(QObject):
         t = self.state.template
         if t is None:
             return 0.0
-        return SNAP_FRACTION * float(np.linalg.norm(np.ptp(t.vertices, axis=0)))
+        return SNAP_FRACTION * float(np.linalg.norm(np.ptp(self.state.vertices(), axis=0)))
 
     def nearest_point(self, xyz) -> int:
         """The semantic point nearest ``xyz`` within :meth:`snap_radius`, -1 for none."""
         t = self.state.template
-        if t is None or len(t.points) == 0:
+        points = self.state.points()
+        if t is None or len(points) == 0:
             return -1
-        dist = np.linalg.norm(np.asarray(t.points, dtype=np.float64) - np.asarray(xyz), axis=1)
+        dist = np.linalg.norm(points - np.asarray(xyz), axis=1)
         i = int(np.argmin(dist))
         return i if dist[i] <= self.snap_radius() else -1
 
@@ -110,7 +112,7 @@ class PoseLinker(QObject):
         if t is None or camera is None:
             return None
         xyz = np.asarray(xyz, dtype=np.float64).reshape(3)
-        kp = project_keypoints(camera, t.vertices, t.faces, xyz[None, :],
+        kp = project_keypoints(camera, self.state.vertices(), t.faces, xyz[None, :],
                                point_faces=np.array([int(face)]))
         return Probe(origin, int(face), xyz, kp.uv[0].copy(), bool(kp.in_image[0]),
                      bool(kp.visible[0]))
@@ -127,7 +129,7 @@ class PoseLinker(QObject):
         t, camera = self.state.template, self.camera()
         if t is None or camera is None:
             return
-        hit = ray_cast(camera, t.vertices, t.faces, (x, y))
+        hit = ray_cast(camera, self.state.vertices(), t.faces, (x, y))
         if hit is None:
             marker = self.marker_at(x, y)
             self.state.set_probe(None)
@@ -168,9 +170,10 @@ class PoseLinker(QObject):
     def select_point(self, index: int) -> None:
         """Select semantic point ``index`` (the probe sits on it)."""
         t = self.state.template
-        if t is None or not 0 <= index < len(t.points):
+        points = self.state.points()
+        if t is None or not 0 <= index < len(points):
             return
-        probe = self.make_probe("mesh", int(t.point_faces[index]), t.points[index])
+        probe = self.make_probe("mesh", int(t.point_faces[index]), points[index])
         self.state.set_probe(probe)
         self.state.set_selected(index)
         self._say(f"Selected {self.state.label(index)}" + self._where(probe))

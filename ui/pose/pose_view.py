@@ -55,7 +55,10 @@ from ui.pose.link_state import LinkState
 from ui.pose.linking import PoseLinker
 from ui.pose.loss_plot import LossPlot
 from ui.pose.overlay_2d import LAYER_LABELS, LAYERS, PoseOverlay2D
+from ui.pose.recon_prepare import prepare_reconstruction
 from ui.pose.records import StepRecord
+from ui.pose.run_control import RunLog
+from ui.pose.run_library import RunLibrary
 from ui.pose.run_worker import PoseRunWorker, Prepared, RunOutcome
 from ui.pose.scene_3d import PoseScene3D
 from ui.pose.scene_pick import ScenePointer
@@ -64,6 +67,8 @@ from ui.pose.timeline import Timeline
 from ui.workers import run_in_thread
 
 SYNTHETIC = "synthetic"
+POSE, RECONSTRUCTION = "pose", "reconstruction"
+RUN_KINDS = (("Pose", POSE), ("Reconstruction", RECONSTRUCTION))
 NO_PROJECT = "Open a project and show a model: runs pose its category's template"
 IDLE, PREPARING, RUNNING, PAUSED, STOPPING = "idle", "preparing", "running", "paused", \
     "stopping"
@@ -109,6 +114,10 @@ class PoseView(QWidget):
         self.source: PoseSource | None = None
         self.template: CategoryTemplate | None = None
         self._templates: dict[str, CategoryTemplate] = {}
+        self._spaces: dict[str, object] = {}  # category -> its ShapeSpace (reconstruction)
+        self.run_kind = POSE  # of the run shown
+        self.run_params: dict = {}  # the controls of the run shown (saved with it)
+        self._notes = ""  # what the run's preparation chose (reconstruction resources)
         self._categories: list[str] = []
         self._category = ""  # of the run in progress
         self._workers: list = []
@@ -129,6 +138,7 @@ class PoseView(QWidget):
         self.worker.step_ready.connect(self._on_step)
         self.worker.finished.connect(self._on_finished)
         self.worker.state_changed.connect(self._set_state)
+        self.worker.progress.connect(self.say)
         self.timeline.scrubbed.connect(self.show_record)
         self.scene3d.frame_swapped.connect(self._on_frame_swapped)
         project.categories_changed.connect(self._on_categories)
@@ -150,18 +160,32 @@ class PoseView(QWidget):
                                       "One more step (pauses the run)", "actionPoseStep")
         self.stop_action = new_action(self, "St&op", self.stop, QKeySequence("Shift+F5"),
                                       "Stop the run", "actionPoseStop")
-        self.actions_list: list[QAction] = [self.run_action, self.pause_action,
-                                            self.step_action, self.stop_action]
+        self.reconstruct_action = new_action(
+            self, "Run &reconstruction", self.run_reconstruction, QKeySequence("Ctrl+F5"),
+            "Reconstruct the source image's shape and camera, live", "actionPoseReconstruct")
+        self.actions_list: list[QAction] = [self.run_action, self.reconstruct_action,
+                                            self.pause_action, self.step_action,
+                                            self.stop_action]
         self.exports = PoseExports(self)  # Export figure… / Export run…
         self.export_figure_action = self.exports.figure_action
         self.export_run_action = self.exports.run_action
+        self.library = RunLibrary(self)  # Save run… / Runs…
         self.export_actions: list[QAction] = [self.export_figure_action,
-                                              self.export_run_action]
+                                              self.export_run_action,
+                                              self.library.save_action,
+                                              self.library.runs_action]
 
     def _build_ui(self) -> None:
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         controls = QHBoxLayout()
+        self.kind_combo = QComboBox(self)
+        self.kind_combo.setObjectName("poseRunKind")
+        for label, kind in RUN_KINDS:
+            self.kind_combo.addItem(label, kind)
+        self.kind_combo.setToolTip("Pose: the camera of the category's template; "
+                                   "Reconstruction: the shape (shape space) and the camera")
+        controls.addWidget(self.kind_combo)
         controls.addWidget(QLabel("Source:", self))
         self.source_combo = QComboBox(self)
         self.source_combo.setObjectName("poseSource")
@@ -187,8 +211,8 @@ class PoseView(QWidget):
                                      "Refinement steps per hypothesis")
         controls.addWidget(self.steps_spin)
         self.buttons: dict[str, QToolButton] = {}
-        for key, action in zip(("run", "pause", "step", "stop"), self.actions_list,
-                               strict=True):
+        for key, action in zip(("run", "reconstruct", "pause", "step", "stop"),
+                               self.actions_list, strict=True):
             button = QToolButton(self)
             button.setDefaultAction(action)
             button.setObjectName(f"pose{key.title()}Button")
@@ -219,11 +243,13 @@ class PoseView(QWidget):
             toggles.addWidget(box)
             self.toggles[name] = box
         toggles.addStretch(1)
-        for key, action in (("Figure", self.export_figure_action),
-                            ("Run", self.export_run_action)):
+        for key, action in (("ExportFigure", self.export_figure_action),
+                            ("ExportRun", self.export_run_action),
+                            ("SaveRun", self.library.save_action),
+                            ("Runs", self.library.runs_action)):
             button = QToolButton(self)
             button.setDefaultAction(action)
-            button.setObjectName(f"poseExport{key}Button")
+            button.setObjectName(f"pose{key}Button")
             toggles.addWidget(button)
         layout.addLayout(toggles)
         self.link_info = QLabel("Hover or click a point in either view; click the image to "
@@ -257,6 +283,7 @@ class PoseView(QWidget):
 
     def _on_project(self) -> None:
         self._templates.clear()
+        self._spaces.clear()
         self._categories = []
         self.refresh_sources()
 
@@ -323,14 +350,41 @@ class PoseView(QWidget):
         kind, _, arg = (self.source_combo.currentData() or SYNTHETIC).partition(":")
         seed, cached = self.seed_spin.value(), self._templates.get(category)
         self._category = category
-        self.say(f"Loading the {category} template and the source image…")
-        log = self.worker.start(lambda: _prepare(store, category, cached, kind, arg, seed),
-                                k=self.k_spin.value(), steps=self.steps_spin.value(),
-                                objective=self.objective_combo.currentText(),
-                                events=self.events)
+        self.run_kind = self.kind_combo.currentData() or POSE
+        self._notes = ""
+        self.run_params = {"kind": self.run_kind, "source": kind, "arg": arg or None,
+                           "seed": seed, "k": self.k_spin.value(),
+                           "steps": self.steps_spin.value(),
+                           "objective": self.objective_combo.currentText()}
+        if self.run_kind == RECONSTRUCTION:
+            self.say(f"Loading the {category} shape space and the source image…")
+            prepare = prepare_reconstruction(
+                store, self.project.target, category, kind, arg, seed, cached,
+                self._spaces.get(category), self.objective_combo.currentText(),
+                self.steps_spin.value(), self.k_spin.value(),
+                on_loaded=lambda t, space, c=category: self._cache(c, t, space))
+            log = self.worker.start(prepare, context=True)
+        else:
+            self.say(f"Loading the {category} template and the source image…")
+            log = self.worker.start(lambda: _prepare(store, category, cached, kind, arg, seed),
+                                    k=self.k_spin.value(), steps=self.steps_spin.value(),
+                                    objective=self.objective_combo.currentText(),
+                                    events=self.events)
         self.timeline.set_log(log)
         self.plot.request(log.snapshot, cursor=0)  # emptied in its own pass, soon
         return True
+
+    def run_reconstruction(self, steps: int | None = None,
+                           objective: str | None = None) -> bool:
+        """Choose the Reconstruction run kind and start a run (see :meth:`run`)."""
+        self.kind_combo.setCurrentIndex(self.kind_combo.findData(RECONSTRUCTION))
+        return self.run(steps=steps, objective=objective)
+
+    def _cache(self, category: str, template, space) -> None:
+        """Worker thread: keep what a reconstruction's preparation loaded (dict writes)."""
+        if template is not None:
+            self._templates.setdefault(category, template)
+        self._spaces[category] = space
 
     def _prepared(self, ready: Prepared) -> None:
         """The worker has the image: set both views up (the 3D scene in the next pass of
@@ -338,7 +392,8 @@ class PoseView(QWidget):
         if self._closed:
             return
         source, template = ready.payload, ready.template
-        self._templates[self._category] = template
+        if self.run_kind == POSE:
+            self._templates[self._category] = template
         self.template, self.source = template, source
         self.image_view.show_rgb(source.rgb)
         self.overlay.set_source(source.mask, source.truth, template.set_numbers)
@@ -346,8 +401,10 @@ class PoseView(QWidget):
         self.exports.update_actions()
         truth = source.truth.geometry if source.truth is not None else None
         QTimer.singleShot(0, lambda: self._setup_3d(template, source.rgb, truth))
+        self._notes = notes = "; ".join(ready.notes)
         self.say(f"Running on {source.name} (mask: {source.mask_origin}; template "
-                 f"{template.model}, points of {template.annotator})…")
+                 f"{template.model}, points of {template.annotator})" +
+                 (f"; {notes}" if notes else "") + "…")
         self.run_started.emit(source)
 
     def _setup_3d(self, template: CategoryTemplate, rgb, truth) -> None:
@@ -357,6 +414,29 @@ class PoseView(QWidget):
         current = self.timeline.current()
         if current is not None:  # a step already shown in 2D
             self.scene3d.show_record(current)
+
+    def replay(self, records: list[StepRecord], template: CategoryTemplate, source,
+               kind: str, params: dict, name: str) -> None:
+        """Show a saved run's steps (no engine runs): both views set up on its template and
+        image, the timeline and the plot over its steps, the last step shown."""
+        log = RunLog()
+        for record in records:
+            log.append(record)
+        self.run_kind, self.run_params, self._notes = kind, params, ""
+        self.template, self.source = template, source
+        self.image_view.show_rgb(source.rgb)
+        self.overlay.set_source(source.mask, source.truth, template.set_numbers)
+        self.link.set_template(template)
+        truth = source.truth.geometry if source.truth is not None else None
+        self.scene3d.set_scene(template, source.rgb, truth)
+        self.timeline.set_log(log)
+        if records:
+            self.timeline.advance(records[-1])
+            self.show_record(records[-1])
+        self.plot.request(log.snapshot, cursor=len(log) - 1)
+        self.exports.update_actions()
+        self.library.update_actions()
+        self.say(f"{name}: {kind} of {source.name}, {len(records)} steps (replay)")
 
     def toggle_pause(self) -> None:
         if self.state == RUNNING:
@@ -432,9 +512,11 @@ class PoseView(QWidget):
             self.image_view.show_placeholder(f"Cannot read the image\n{outcome.error}")
             self.say(f"Cannot read the image: {outcome.error}", error=True)
         else:
-            self.say(outcome.message, error=outcome.status in ("diverged", "failed"))
+            notes = f" ({self._notes})" if self._notes and outcome.status == "done" else ""
+            self.say(outcome.message + notes, error=outcome.status in ("diverged", "failed"))
         self.plot.request(self.worker.log.snapshot)
         self.exports.update_actions()
+        self.library.update_actions()
         self.run_finished.emit(outcome)
 
     def set_layer_shown(self, name: str, on: bool) -> None:
@@ -447,16 +529,19 @@ class PoseView(QWidget):
         self.state = state
         active = self.state in (RUNNING, PAUSED)
         self.run_action.setEnabled(self.state == IDLE)
+        self.reconstruct_action.setEnabled(self.state == IDLE)
         self.pause_action.setEnabled(active)
         self.pause_action.setText("&Resume" if self.state == PAUSED else "&Pause")
         self.step_action.setEnabled(active)
         self.stop_action.setEnabled(active or self.state == PREPARING)
-        for w in (self.source_combo, self.seed_spin, self.objective_combo, self.k_spin,
-                  self.steps_spin):
+        for w in (self.kind_combo, self.source_combo, self.seed_spin, self.objective_combo,
+                  self.k_spin, self.steps_spin):
             w.setEnabled(self.state == IDLE)
         if self.export is not None:
             self.run_action.setEnabled(False)
+            self.reconstruct_action.setEnabled(False)
         self.exports.update_actions()
+        self.library.update_actions()
         self.state_changed.emit(self.state)
 
     def say(self, message: str, error: bool = False) -> None:

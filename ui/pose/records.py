@@ -73,6 +73,9 @@ class StepRecord:
         in_image: (N,) bool, in front of the camera and inside the image.
         seconds: since the run started.
         label: a short description ("refine 1: step 3/30").
+        vertices: (V, 3) the mesh of this step when its shape changes during the run
+            (reconstruction), None when the run's template mesh is used throughout.
+        points: (N, 3) the semantic points on that mesh (None with ``vertices``).
     """
 
     index: int
@@ -90,6 +93,8 @@ class StepRecord:
     in_image: np.ndarray
     seconds: float
     label: str
+    vertices: np.ndarray | None = None
+    points: np.ndarray | None = None
 
     @property
     def silhouette(self) -> np.ndarray:

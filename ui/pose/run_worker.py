@@ -30,6 +30,7 @@ the run with "diverged at step N".
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -65,11 +66,28 @@ THREAD_EXIT_WAIT_MS = 5000  # for a finished worker thread's last clean-up befor
 @dataclass(frozen=True)
 class Prepared:
     """What a run's ``prepare`` returns: the target ``mask`` (H, W) bool, the ``template``
-    posed against it, and anything the views need (``payload``, e.g. the source image)."""
+    posed against it, and anything the views need (``payload``, e.g. the source image).
+
+    Runs of another engine (reconstruction) also give ``events(cancel)``, their event
+    stream, and ``maker(index, event, seconds)``, its :class:`StepRecord` maker; ``notes``
+    say what the preparation chose (shown in the status line)."""
 
     mask: np.ndarray
     template: CategoryTemplate
     payload: object = None
+    events: Callable[[object], Iterator] | None = None
+    maker: Callable[[int, object, float], StepRecord | None] | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PrepareContext:
+    """Handed to a ``prepare`` that takes an argument: the run's ``control`` (its
+    ``cancelled`` is the cancel token) and ``report(text)``, progress for the status line
+    (emitted as ``progress`` on the GUI thread, throttled with the steps)."""
+
+    control: RunControl
+    report: Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -121,6 +139,7 @@ class PoseRunWorker(QObject):
     step_ready = Signal(object)  # the latest StepRecord (throttled; always the final one)
     state_changed = Signal(str)  # "preparing" | "running" | "paused" | "stopping" | "idle"
     finished = Signal(object)  # RunOutcome
+    progress = Signal(str)  # what a long preparation is doing (shape space build...)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -133,6 +152,8 @@ class PoseRunWorker(QObject):
         self._result: RunOutcome | None = None  # written by the worker thread
         self._ready: Prepared | None = None  # written by the worker thread
         self._announced = False  # prepared emitted
+        self._progress = ""  # written by the worker thread
+        self._progress_shown = ""
         self._timer = QTimer(self)
         self._timer.setInterval(EMIT_INTERVAL_MS)
         self._timer.timeout.connect(self._poll)
@@ -140,9 +161,11 @@ class PoseRunWorker(QObject):
     # ------------------------------------------------------------------ control
     def start(self, prepare: Callable[[], Prepared], k: int = 3, steps: int = 60,
               objective: str = "auto",
-              events: Callable[..., Iterator[PoseEvent]] | None = None) -> RunLog:
-        """Start a run: ``prepare()`` then the pose engine, in a new worker thread; returns
-        the run's (new, empty) log.
+              events: Callable[..., Iterator[PoseEvent]] | None = None,
+              context: bool = False) -> RunLog:
+        """Start a run: ``prepare()`` (``prepare(PrepareContext)`` when ``context``) then
+        the pose engine (or the prepared run's own ``events``), in a new worker thread;
+        returns the run's (new, empty) log.
 
         ``events`` replaces :func:`iter_estimate_pose` (same arguments), e.g. to wrap it.
         """
@@ -152,9 +175,12 @@ class PoseRunWorker(QObject):
         self.control, self.log = control, log
         self.emissions, self._emitted, self.outcome, self._result = 0, 0, None, None
         self._ready, self._announced = None, False
+        self._progress = self._progress_shown = ""
         self._timer.setInterval(EMIT_INTERVAL_MS)
         options = {"k": k, "steps": steps, "objective": objective}
         job = events or iter_estimate_pose
+        if context:
+            prepare = functools.partial(prepare, PrepareContext(control, self._report))
         thread = _WorkerThread(lambda: self._work(prepare, job, options, control, log), self)
         thread.finished.connect(self._on_thread_finished)
         self._thread = thread
@@ -228,16 +254,32 @@ class PoseRunWorker(QObject):
         try:
             ready = prepare()
         except Exception as exc:  # unreadable image, no template...: say it
-            self._result = RunOutcome("failed", f"Cannot start the run: {exc}", 0, exc, False)
+            if control.cancelled:  # (a cancelled shape space build raises)
+                self._result = RunOutcome("stopped", "Stopped before the first step", 0,
+                                          None, False)
+            else:
+                self._result = RunOutcome("failed", f"Cannot start the run: {exc}", 0, exc,
+                                          False)
             return
         if control.cancelled:
             self._result = RunOutcome("stopped", "Stopped before the first step", 0, None,
                                       False)
             return
         self._ready = ready
-        maker = RecordMaker(ready.template, ready.mask.shape, options["steps"])
-        source = job(ready.mask, ready.template, cancel=control, **options)
+        maker = ready.maker or RecordMaker(ready.template, ready.mask.shape, options["steps"])
+        try:
+            if ready.events is not None:
+                source = ready.events(control)
+            else:
+                source = job(ready.mask, ready.template, cancel=control, **options)
+        except Exception as exc:  # bad options or inputs, checked before the first event
+            self._result = RunOutcome("failed", f"The run failed: {exc}", 0, exc)
+            return
         self._result = self._pull(source, control, log, maker)
+
+    def _report(self, text: str) -> None:
+        """Worker thread: the preparation's progress (picked up by the poll timer)."""
+        self._progress = text
 
     def _pull(self, source: Iterator[PoseEvent], control: RunControl, log: RunLog,
               maker: RecordMaker) -> RunOutcome:
@@ -258,7 +300,7 @@ class PoseRunWorker(QObject):
                     break
                 log.append(record)
                 last = record
-                if record.stage == "refine":
+                if record.stage == "refine" and math.isfinite(record.loss):
                     start = first_loss.setdefault(record.hypothesis, record.loss)
                     limit = EXPLODE_FACTOR * max(start, EXPLODE_FLOOR)
                     if math.isfinite(start) and record.loss > limit:
@@ -287,6 +329,9 @@ class PoseRunWorker(QObject):
 
     # --------------------------------------------------------------- GUI thread
     def _poll(self) -> None:
+        if self._progress != self._progress_shown and not self._announced:
+            self._progress_shown = self._progress
+            self.progress.emit(self._progress)
         if not self._announced:
             ready = self._ready
             if ready is None:

@@ -3,7 +3,8 @@ the image on its image plane (its own small QtInteractor, apart from the main me
 annotation and pose runs keep their own cameras and the per-step renders stay small).
 
 Set up once per run (:meth:`PoseScene3D.set_scene`); per step only the 5 frustum points and
-the 4 image-plane corners change, in place in the drawn ``vtkPolyData``, and the widget is
+the 4 image-plane corners change (and, in a reconstruction, the mesh's vertices and the
+point spheres: the step's shape), in place in the drawn ``vtkPolyData``, and the widget is
 marked for repaint: the VTK render happens in the widget's ``paintGL`` during Qt's next paint
 pass, together with the other views' changes (one window composition per update; calling
 ``plotter.render()`` as well would render twice, once now and once in ``paintGL``). The
@@ -78,6 +79,10 @@ class PoseScene3D(QWidget):
         self.record: StepRecord | None = None
         self._frustum = None  # the drawn vtkPolyData
         self._plane = None
+        self._mesh = None  # the drawn mesh's vtkPolyData (its points move per step)
+        self._markers = None  # the drawn point spheres' vtkPolyData
+        self._marker_offsets: np.ndarray | None = None  # sphere points minus their centre
+        self._shape_key: int | None = None  # id of the vertices drawn (None: the template's)
         self._framed = False
         self._frame_box: tuple[np.ndarray, np.ndarray] | None = None
         self._mesh_box = np.zeros((2, 3))
@@ -133,7 +138,7 @@ class PoseScene3D(QWidget):
         self.plotter.render()
         for name in list(self.plotter.actors):
             self.plotter.remove_actor(name, render=False)
-        self._frustum = self._plane = None
+        self._frustum = self._plane = self._mesh = self._markers = None
         self.template = None
         self.plotter.render()
 
@@ -153,18 +158,25 @@ class PoseScene3D(QWidget):
             p.remove_actor(name, render=False)
         faces = np.hstack([np.full((len(template.faces), 1), 3, np.int64),
                            template.faces]).ravel()
-        p.add_mesh(pv.PolyData(template.vertices, faces), color=MESH_COLOR,
-                   smooth_shading=False, name="mesh", specular=0.2, render=False,
-                   reset_camera=False)
+        actor = p.add_mesh(pv.PolyData(np.array(template.vertices, dtype=np.float64), faces),
+                           color=MESH_COLOR, smooth_shading=False, name="mesh", specular=0.2,
+                           render=False, reset_camera=False)
+        self._mesh = actor.mapper.dataset  # (the mapper's GetInput() may be a pipeline's)
+        self._markers = self._marker_offsets = self._shape_key = None
         pts = np.asarray(template.points, dtype=np.float64).reshape(-1, 3)
         if len(pts):
             markers = pv.PolyData(pts.copy()).glyph(
                 geom=pv.Sphere(radius=self.marker_radius, theta_resolution=10,
                                phi_resolution=10), scale=False, orient=False)
-            markers.point_data["rgb"] = np.repeat(set_colors(template.set_numbers),
-                                                  markers.n_points // len(pts), axis=0)
-            p.add_mesh(markers, scalars="rgb", rgb=True, name="points", render=False,
-                       reset_camera=False)
+            per = markers.n_points // len(pts)
+            markers.point_data["rgb"] = np.repeat(set_colors(template.set_numbers), per,
+                                                  axis=0)
+            actor = p.add_mesh(markers, scalars="rgb", rgb=True, name="points", render=False,
+                               reset_camera=False)
+            self._markers = actor.mapper.dataset
+            drawn = vtk_to_numpy(self._markers.GetPoints().GetData()).astype(np.float64)
+            if len(drawn) == per * len(pts):  # one sphere per point, in order
+                self._marker_offsets = drawn - np.repeat(pts, per, axis=0)
         if truth is not None:
             actor = p.add_mesh(pv.PolyData(frustum_points(truth), lines=_PYRAMID),
                                color=TRUTH_COLOR, line_width=1.5, name="truth",
@@ -203,9 +215,51 @@ class PoseScene3D(QWidget):
         pts = frustum_points(record.geometry)
         self._write(self._frustum, pts)
         self._write(self._plane, pts[1:])
+        self._show_shape(record)
         if not self._framed or not self._in_frame(pts):  # first step, or it moved away
             self._frame(record.geometry)
         self.request_render()
+
+    def _show_shape(self, record: StepRecord) -> None:
+        """The step's shape and points (reconstruction), else the template's, in place."""
+        t = self.template
+        if t is None or self._mesh is None:
+            return
+        key = None if record.vertices is None else id(record.vertices)
+        if key == self._shape_key:  # (pose runs: the template throughout, never rewritten)
+            return
+        self._shape_key = key
+        vertices = self.current_vertices()
+        if len(vertices) == self._mesh.GetNumberOfPoints():
+            self._write(self._mesh, vertices)
+        points = self.current_points()
+        if self._markers is not None and self._marker_offsets is not None and len(points):
+            per = len(self._marker_offsets) // len(points)
+            if per * len(points) == len(self._marker_offsets):
+                self._write(self._markers, np.repeat(points, per, axis=0) +
+                            self._marker_offsets)
+
+    def current_vertices(self) -> np.ndarray:
+        """(V, 3) the mesh as shown: the shown step's shape, else the template's."""
+        record = self.record
+        if record is not None and record.vertices is not None:
+            return record.vertices
+        return np.zeros((0, 3)) if self.template is None else self.template.vertices
+
+    def current_points(self) -> np.ndarray:
+        """(N, 3) the semantic points as shown (the shown step's, else the template's)."""
+        record = self.record
+        if record is not None and record.points is not None:
+            return np.asarray(record.points, dtype=np.float64).reshape(-1, 3)
+        if self.template is None:
+            return np.zeros((0, 3))
+        return np.asarray(self.template.points, dtype=np.float64).reshape(-1, 3)
+
+    def drawn_vertices(self) -> np.ndarray:
+        """(V, 3) the drawn mesh's points."""
+        if self._mesh is None:
+            return np.zeros((0, 3))
+        return vtk_to_numpy(self._mesh.GetPoints().GetData()).astype(np.float64).copy()
 
     @staticmethod
     def _write(polydata, points: np.ndarray) -> None:

@@ -90,11 +90,11 @@ class ScenePointer(QObject):
         """The semantic point under widget point (x, y), -1 for none (module docstring)."""
         scene = self.scene
         template = scene.template
-        if template is None or scene.plotter is None or len(template.points) == 0:
+        pts = scene.current_points()
+        if template is None or scene.plotter is None or len(pts) == 0:
             return -1
         ratio = self._ratio()
         height = scene.plotter.interactor.height()
-        pts = np.asarray(template.points, dtype=np.float64).reshape(-1, 3)
         display = np.array([scene.display_position(p) for p in pts])
         wx, wy = display[:, 0] / ratio, height - display[:, 1] / ratio
         # the drawn radius on screen, from a point one marker radius away along the view up
