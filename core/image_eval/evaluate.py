@@ -61,7 +61,8 @@ class ImageResult:
             missing, e.g. ``ttp`` for ``search``).
         baselines: name -> (pck_image, pck_box) of the 2D references.
         seconds: variant -> reconstruction wall time.
-        notes: what the full variant fell back to, in words.
+        notes: what the full variant (else the search) fell back to, and any variant that
+            failed on this view (it then has no stages), in words.
     """
 
     index: int
@@ -113,7 +114,8 @@ class EvalReport:
     cancelled: bool = False
 
     def stage_table(self) -> list[dict]:
-        """Rows (variant, stage, n, PCK image, PCK box, IoU, median rotation error)."""
+        """Rows (variant, stage, n, PCK image, PCK box, IoU, median rotation error): ``n``
+        views ran that stage; a PCK mean skips views with no visible ground-truth point."""
         rows = []
         for variant in VARIANTS:
             for stage in STAGES:
@@ -129,7 +131,8 @@ class EvalReport:
         return rows
 
     def baseline_table(self) -> list[dict]:
-        """Rows (name, n, PCK image, PCK box) of the 2D references and the cycle."""
+        """Rows (name, n, PCK image, PCK box) of the 2D references and the cycle: ``n`` views
+        (pairs) considered; a mean skips those with no visible ground-truth point."""
         names = sorted({k for r in self.images for k in r.baselines})
         rows = [{"name": n, "n": len(self.images),
                  "pck_image": _mean([r.baselines[n][0] for r in self.images if n in r.baselines]),
@@ -311,6 +314,7 @@ def evaluate(space, predictor, views, **kwargs) -> EvalReport:
 
 def _evaluate_view(space, predictor, views, i: int, variants: list[str], steps: int,
                    kwargs: dict) -> tuple[ImageResult, dict[str, object]]:
+    from core.reconstruct.errors import ReconstructionError
     from core.reconstruct.pipeline import iter_reconstruct
     from core.reconstruct.records import Reconstruction
 
@@ -322,16 +326,21 @@ def _evaluate_view(space, predictor, views, i: int, variants: list[str], steps: 
     seconds: dict[str, float] = {}
     done_by_variant: dict[str, Reconstruction | None] = {}
     notes: tuple[str, ...] = ()
+    failures: list[str] = []
     for variant in variants:
         pred = _variant_predictor(variant, predictor, space.labels, gt_uv, gt_vis, bins)
         t = time.perf_counter()
         last: dict[str, object] = {}
         done = None
-        for event in iter_reconstruct(rgb, mask, space, pred, steps=steps, **kwargs):
-            if event.stage in STAGES and event.camera is not None:
-                last[event.stage] = event
-            if event.stage == "done":
-                done = event.data
+        try:
+            for event in iter_reconstruct(rgb, mask, space, pred, steps=steps, **kwargs):
+                if event.stage in STAGES and event.camera is not None:
+                    last[event.stage] = event
+                if event.stage == "done":
+                    done = event.data
+        except ReconstructionError as exc:  # this view and variant fail; the rest go on
+            failures.append(f"{variant}: {exc}")
+            last, done = {}, None
         seconds[variant] = time.perf_counter() - t
         scores = {}
         for stage in STAGES:
@@ -348,7 +357,7 @@ def _evaluate_view(space, predictor, views, i: int, variants: list[str], steps: 
                                        _rotation_error(camera, truth))
         stages[variant] = scores
         done_by_variant[variant] = done
-        if variant == "full" or (variant == "search" and not notes):
+        if variant == "full" or (variant == "search" and "full" not in variants):
             notes = tuple(getattr(done, "notes", ()) or ())
     baselines: dict[str, tuple[float, float]] = {}
     if predictor is not None:
@@ -363,7 +372,7 @@ def _evaluate_view(space, predictor, views, i: int, variants: list[str], steps: 
                 _layout_uv(predictor, mask, *bins, space.labels), gt_uv, gt_vis, mask)
     model = views.model_names[int(views.model[i])] if views.model_names else str(i)
     return (ImageResult(i, model, float(views.azimuth[i]), float(views.elevation[i]), stages,
-                        baselines, seconds, notes), done_by_variant)
+                        baselines, seconds, notes + tuple(failures)), done_by_variant)
 
 
 def _in_labels(recon, labels: Sequence[str]) -> np.ndarray:

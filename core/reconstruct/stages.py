@@ -152,7 +152,7 @@ def ttp_stage(scene: Scene, cfg: dict, notes: list[str]):
             reach = float(np.linalg.norm(vertices - centre, axis=1).max())
             camera = orbit_camera_from_weak(weak, centre, cfg["fov"], 1.05 * reach)
             _, iou = scene.view(camera, vertices)
-            uv = step.project(torch.from_numpy(scene.points(vertices))).detach().numpy()
+            uv, _ = project(camera, scene.points(vertices))  # the camera this event carries
             yield ReconstructEvent("ttp", step.index,
                                    TTPUpdate(step.index, c, float(step.rms), weak.to_dict()),
                                    vertices, camera, uv, iou)
@@ -210,7 +210,9 @@ def classifier_stage(scene: Scene, prediction, cfg: dict) -> Iterator[Reconstruc
     ``viewpoint`` event (:class:`ClassifierViewpoints`); returns their candidates."""
     mean = scene.space.mean
     probs = np.asarray(prediction.viewpoint_probs, dtype=np.float64)
-    top = prediction.top_viewpoints(cfg["hypotheses"])
+    # bins with no probability are no hypotheses (a one-hot viewpoint gives one candidate)
+    top = [t for rank, t in enumerate(prediction.top_viewpoints(cfg["hypotheses"]))
+           if rank == 0 or t[2] > 0.0]
     cams = bin_cameras(mean, [(i, j) for i, j, _ in top], scene.mask, cfg["fov"],
                        probs.shape[0], probs.shape[1])
     candidates, hyps = [], []

@@ -235,7 +235,10 @@ def test_every_stage_streams_in_order_with_a_predictor(space):
     for e in events:
         _check_event(e, space)
     assert isinstance(events[0].data, ImagePrediction)
-    assert isinstance(events[1].data, ClassifierViewpoints) and len(events[1].data.hypotheses) == 3
+    # a one-hot viewpoint is one hypothesis: bins of probability 0 are not proposed
+    assert isinstance(events[1].data, ClassifierViewpoints)
+    assert [(h.azimuth_bin, h.elevation_bin) for h in events[1].data.hypotheses] == \
+        [(azimuth_bin(60.0), elevation_bin(20.0))]
     ttp = [e.data for e in events if e.stage == "ttp"]
     assert [t.index for t in ttp] == [0, 1, 2, 3] and all(isinstance(t, TTPUpdate) for t in ttp)
     refine = [e for e in events if e.stage == "refine"]
@@ -243,10 +246,10 @@ def test_every_stage_streams_in_order_with_a_predictor(space):
     initial = [e for e in refine if isinstance(e.data, InitialPose)]
     assert len(initial) == 1
     pose = initial[0].data
-    assert len(pose.hypotheses) == 4 and {h.source for h in pose.hypotheses} == {"classifier",
+    assert len(pose.hypotheses) == 2 and {h.source for h in pose.hypotheses} == {"classifier",
                                                                                   "ttp"}
     screening = refine[:refine.index(initial[0])]
-    assert len(screening) == 3 * 4 and all(isinstance(e.data, RefineStep) for e in screening)
+    assert len(screening) == 2 * 4 and all(isinstance(e.data, RefineStep) for e in screening)
     final = refine[refine.index(initial[0]) + 1:]
     assert len(final) == 6 and {e.candidate for e in final} == {pose.chosen}
     assert all(e.data.coefficients.shape == (space.k,) for e in final)

@@ -96,6 +96,7 @@ class Canvas3D(QWidget):
             self._closed = True
             if self.plotter is not None:
                 self.plotter.close()
+            self.plotter, self.picker = None, None  # late worker results draw nothing
         return super().close()
 
 

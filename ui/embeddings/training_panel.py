@@ -125,6 +125,8 @@ class TrainingPanel(QWidget):
     def set_category(self, category: str) -> None:
         if self.worker.is_running():
             return  # the running category stays shown
+        if (category or "") != self.category:
+            self.last_outcome = None  # its checkpoint belongs to the previous category
         self.category = category or ""
         self.category_label.setText(self.category or "(show a model to pick its category)")
         self._on_state("idle")

@@ -43,6 +43,10 @@ class TrainingOutcome:
     best_val_mge: float = float("inf")
 
 
+class _Stopped(Exception):
+    """Raised from the data loader's progress callback when the run is stopped."""
+
+
 class _Thread(QThread):
     def __init__(self, job: Callable[[], None], parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -144,10 +148,15 @@ class EmbeddingTrainingWorker(QObject):
         from core.embedding.trainer import TrainingDiverged, train
 
         def progress(done: int, total: int, name: str) -> None:
+            if control.cancelled:  # stop the data loading between models
+                raise _Stopped
             self._note = f"Preparing {name}: {done}/{total} models (samples, geodesics)"
 
         try:
             data = load_data(progress)
+        except _Stopped:
+            self._result = TrainingOutcome("stopped", "Training stopped while preparing")
+            return
         except Exception as exc:  # missing mesh, no annotations...: say it
             self._result = TrainingOutcome("failed", f"Cannot start training: {exc}")
             return

@@ -32,6 +32,8 @@ class Probe:
         uv: (2,) its projection with the shown step's camera, pixels.
         in_image: in front of that camera and inside the image.
         visible: in the image and not hidden by the mesh (drawn filled; hollow when not).
+        bary: (3,) its barycentric weights on ``face``: it stays on that surface point when
+            a step with another shape is shown (reconstruction runs).
     """
 
     origin: str
@@ -40,6 +42,7 @@ class Probe:
     uv: np.ndarray
     in_image: bool
     visible: bool
+    bary: np.ndarray | None = None
 
 
 class LinkState(QObject):

@@ -54,7 +54,7 @@ class PoseLinker(QObject):
         self.state = state
         self.image_view = image_view
         self.pointer = pointer
-        self._camera_key: int | None = None  # id of the record whose camera is cached
+        self._camera_record = None  # the record whose camera is cached (held: ids recycle)
         self._camera = None
         image_view.hovered.connect(self._image_hovered)
         image_view.clicked.connect(self.click_image)
@@ -69,8 +69,8 @@ class PoseLinker(QObject):
         record = self.state.record
         if record is None:
             return None
-        if self._camera_key != id(record):
-            self._camera, self._camera_key = record_camera(record), id(record)
+        if self._camera_record is not record:
+            self._camera, self._camera_record = record_camera(record), record
         return self._camera
 
     def snap_radius(self) -> float:
@@ -106,16 +106,23 @@ class PoseLinker(QObject):
                 best, best_key = int(i), key
         return best
 
-    def make_probe(self, origin: str, face: int, xyz) -> Probe | None:
-        """A :class:`Probe` at ``xyz`` on ``face``, projected with the shown step's camera."""
+    def make_probe(self, origin: str, face: int, xyz, bary=None) -> Probe | None:
+        """A :class:`Probe` at ``xyz`` on ``face`` (or, given its barycentric weights
+        ``bary``, at that point of the shown step's shape), projected with the shown step's
+        camera."""
         t, camera = self.state.template, self.camera()
         if t is None or camera is None:
             return None
-        xyz = np.asarray(xyz, dtype=np.float64).reshape(3)
-        kp = project_keypoints(camera, self.state.vertices(), t.faces, xyz[None, :],
+        vertices = self.state.vertices()
+        tri = np.asarray(vertices, dtype=np.float64)[np.asarray(t.faces)[int(face)]]  # (3, 3)
+        if bary is None:
+            bary = _barycentric(tri, np.asarray(xyz, dtype=np.float64).reshape(3))
+        bary = np.asarray(bary, dtype=np.float64).reshape(3)
+        xyz = bary @ tri
+        kp = project_keypoints(camera, vertices, t.faces, xyz[None, :],
                                point_faces=np.array([int(face)]))
         return Probe(origin, int(face), xyz, kp.uv[0].copy(), bool(kp.in_image[0]),
-                     bool(kp.visible[0]))
+                     bool(kp.visible[0]), bary)
 
     def _say(self, text: str) -> None:
         self.message.emit(text)
@@ -204,7 +211,7 @@ class PoseLinker(QObject):
         probe = self.state.probe
         if record is None or probe is None:
             return
-        self.state.set_probe(self.make_probe(probe.origin, probe.face, probe.xyz))
+        self.state.set_probe(self.make_probe(probe.origin, probe.face, probe.xyz, probe.bary))
 
     def _describe_hover(self, index: int) -> None:
         if index < 0:
@@ -219,3 +226,10 @@ class PoseLinker(QObject):
             else:
                 text += ", outside the image"
         self._say(text)
+
+
+def _barycentric(tri: np.ndarray, point: np.ndarray) -> np.ndarray:
+    """Barycentric weights (3,) of ``point`` (3,) projected onto the plane of ``tri`` (3, 3)."""
+    e = np.stack([tri[1] - tri[0], tri[2] - tri[0]], axis=1)  # (3, 2)
+    uv, *_ = np.linalg.lstsq(e, point - tri[0], rcond=None)
+    return np.array([1.0 - uv[0] - uv[1], uv[0], uv[1]])
