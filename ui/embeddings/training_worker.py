@@ -14,10 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
 from core.embedding.trainer import EpochEvent, StepEvent, TrainConfig, TrainingDone
 from ui.pose.run_control import RunControl, RunLog
+from ui.threaded_run import ThreadedRun
 
 POLL_MS = 33  # ~30 Hz
 
@@ -47,36 +48,21 @@ class _Stopped(Exception):
     """Raised from the data loader's progress callback when the run is stopped."""
 
 
-class _Thread(QThread):
-    def __init__(self, job: Callable[[], None], parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._job = job
-
-    def run(self) -> None:
-        self._job()
-
-
-class EmbeddingTrainingWorker(QObject):
+class EmbeddingTrainingWorker(ThreadedRun):
     """Runs one training at a time (see the module docstring)."""
 
     preparing = Signal(str)  # a line about the data loading
     steps_ready = Signal(object)  # list[StepEvent] new since the last emission
     epoch_ready = Signal(object)  # EpochEvent (every one, in order)
-    state_changed = Signal(str)  # "preparing" | "running" | "paused" | "stopping" | "idle"
     finished = Signal(object)  # TrainingOutcome
 
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.control: RunControl | None = None
+        super().__init__(POLL_MS, parent)
         self.log = RunLog()
         self.outcome: TrainingOutcome | None = None
-        self._thread: _Thread | None = None
         self._emitted = 0
         self._note: str | None = None  # written by the worker thread
         self._result: TrainingOutcome | None = None
-        self._timer = QTimer(self)
-        self._timer.setInterval(POLL_MS)
-        self._timer.timeout.connect(self._poll)
 
     # ------------------------------------------------------------------ control
     def start(self, load_data: Callable[[Callable[[int, int, str], None]], object],
@@ -88,59 +74,12 @@ class EmbeddingTrainingWorker(QObject):
         if self.is_running():
             raise RuntimeError("a training run is already running")
         control, log = RunControl(), RunLog()
-        self.control, self.log, self.outcome, self._result = control, log, None, None
+        self.log, self.outcome, self._result = log, None, None
         self._emitted, self._note = 0, None
-        thread = _Thread(lambda: self._work(load_data, config, Path(out_dir), control, log),
-                         self)
-        thread.finished.connect(self._on_thread_finished)
-        self._thread = thread
-        thread.start()
-        self._timer.start()
+        self._launch(control, lambda: self._work(load_data, config, Path(out_dir), control,
+                                                 log))
         self.state_changed.emit("preparing")
         return log
-
-    def pause(self) -> None:
-        if self.control is not None and self.is_running():
-            self.control.pause()
-            self.state_changed.emit("paused")
-
-    def resume(self) -> None:
-        if self.control is not None and self.is_running():
-            self.control.resume()
-            self.state_changed.emit("running")
-
-    def step(self) -> None:
-        """One more training step while paused (pauses a running run first)."""
-        if self.control is not None and self.is_running():
-            was_paused = self.control.paused
-            self.control.step()
-            if not was_paused:
-                self.state_changed.emit("paused")
-
-    def stop(self) -> None:
-        if self.control is not None and self.is_running():
-            self.control.stop()
-            self.state_changed.emit("stopping")
-
-    def is_running(self) -> bool:
-        return self._thread is not None
-
-    def is_paused(self) -> bool:
-        return self.is_running() and self.control is not None and self.control.paused
-
-    def shutdown(self, timeout_ms: int = 10_000) -> bool:
-        """Stop and wait for the thread (view or window closing); no signal afterwards."""
-        self._timer.stop()
-        thread = self._thread
-        if thread is None:
-            return True
-        if self.control is not None:
-            self.control.stop()
-        thread.finished.disconnect(self._on_thread_finished)
-        ended = thread.wait(timeout_ms)
-        if ended:
-            self._thread = None
-        return ended
 
     # ------------------------------------------------------------ worker thread
     def _work(self, load_data, config: TrainConfig, out_dir: Path, control: RunControl,
@@ -209,11 +148,8 @@ class EmbeddingTrainingWorker(QObject):
                 self.epoch_ready.emit(event)
 
     def _on_thread_finished(self) -> None:
-        thread, self._thread = self._thread, None
-        self._timer.stop()
+        self._release_thread()
         self._poll()
         self.outcome = self._result or TrainingOutcome("failed", "Training ended unexpectedly")
-        if thread is not None:
-            thread.deleteLater()
         self.state_changed.emit("idle")
         self.finished.emit(self.outcome)

@@ -46,13 +46,14 @@ import numpy as np
 # llvmpipe (software OpenGL, also LLVM) had rendered first (seen under Xvfb). So it is
 # imported here, with the main window, before any view renders (about 1.4 s on 2 busy cores).
 import torch._dynamo  # noqa: F401
-from PySide6.QtCore import QObject, QThread, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
 from core.pose.category_template import CategoryTemplate
 from core.pose.errors import RefinementDiverged
 from core.pose.pipeline import PoseEvent, iter_estimate_pose
 from ui.pose.records import RecordMaker, StepRecord
 from ui.pose.run_control import RunControl, RunLog
+from ui.threaded_run import ThreadedRun
 
 EMIT_INTERVAL_MS = 33  # step_ready at most ~30 times a second
 MAX_EMIT_INTERVAL_MS = 250  # ...and at least 4 times a second however slow an update is
@@ -60,7 +61,6 @@ PACE = 1.25  # the interval is at least this many times the last update's cost
 WORKER_NICE = 10  # the worker thread runs this much "nicer" than the GUI thread (Linux)
 EXPLODE_FACTOR = 1e3  # a loss this many times the hypothesis' first loss has exploded...
 EXPLODE_FLOOR = 1e-2  # ...counting a first loss below this as this (both objectives are ~1)
-THREAD_EXIT_WAIT_MS = 5000  # for a finished worker thread's last clean-up before deleting it
 
 
 @dataclass(frozen=True)
@@ -108,16 +108,6 @@ class _LossExploded(RefinementDiverged):
     """The loss grew by more than :data:`EXPLODE_FACTOR` within one hypothesis."""
 
 
-class _WorkerThread(QThread):
-    def __init__(self, job: Callable[[], None], parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._job = job
-
-    def run(self) -> None:
-        lower_thread_priority()
-        self._job()
-
-
 def lower_thread_priority(niceness: int = WORKER_NICE) -> int | None:
     """Give the calling thread a lower OS priority (Linux: a per-thread nice value), so the
     GUI thread wins the CPU when both want it. Only for threads that end with their job
@@ -132,31 +122,25 @@ def lower_thread_priority(niceness: int = WORKER_NICE) -> int | None:
         return None
 
 
-class PoseRunWorker(QObject):
+class PoseRunWorker(ThreadedRun):
     """Runs one pose estimation at a time off the GUI thread (see the module docstring)."""
 
     prepared = Signal(object)  # the Prepared run, before its first step_ready
     step_ready = Signal(object)  # the latest StepRecord (throttled; always the final one)
-    state_changed = Signal(str)  # "preparing" | "running" | "paused" | "stopping" | "idle"
     finished = Signal(object)  # RunOutcome
     progress = Signal(str)  # what a long preparation is doing (shape space build...)
 
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.control: RunControl | None = None
+        super().__init__(EMIT_INTERVAL_MS, parent)
         self.log = RunLog()
         self.emissions = 0  # step_ready signals of the current run
         self.outcome: RunOutcome | None = None
-        self._thread: _WorkerThread | None = None
         self._emitted = 0  # log length at the last step_ready
         self._result: RunOutcome | None = None  # written by the worker thread
         self._ready: Prepared | None = None  # written by the worker thread
         self._announced = False  # prepared emitted
         self._progress = ""  # written by the worker thread
         self._progress_shown = ""
-        self._timer = QTimer(self)
-        self._timer.setInterval(EMIT_INTERVAL_MS)
-        self._timer.timeout.connect(self._poll)
 
     # ------------------------------------------------------------------ control
     def start(self, prepare: Callable[[], Prepared], k: int = 3, steps: int = 60,
@@ -181,37 +165,10 @@ class PoseRunWorker(QObject):
         job = events or iter_estimate_pose
         if context:
             prepare = functools.partial(prepare, PrepareContext(control, self._report))
-        thread = _WorkerThread(lambda: self._work(prepare, job, options, control, log), self)
-        thread.finished.connect(self._on_thread_finished)
-        self._thread = thread
-        thread.start()
-        self._timer.start()
+        self._launch(control, lambda: self._work(prepare, job, options, control, log),
+                     before=lower_thread_priority)
         self.state_changed.emit("preparing")
         return log
-
-    def pause(self) -> None:
-        if self.control is not None and self.is_running():
-            self.control.pause()
-            self.state_changed.emit("paused")
-
-    def resume(self) -> None:
-        if self.control is not None and self.is_running():
-            self.control.resume()
-            self.state_changed.emit("running")
-
-    def step(self) -> None:
-        """One more step while paused (pauses a running run first)."""
-        if self.control is not None and self.is_running():
-            was_paused = self.control.paused
-            self.control.step()
-            if not was_paused:
-                self.state_changed.emit("paused")
-
-    def stop(self) -> None:
-        """Cancel the run (the worker ends after the step in flight)."""
-        if self.control is not None and self.is_running():
-            self.control.stop()
-            self.state_changed.emit("stopping")
 
     def report_update_cost(self, ms: float) -> None:
         """The last ``step_ready`` cost the GUI thread ``ms``: pace the next ones."""
@@ -222,31 +179,6 @@ class PoseRunWorker(QObject):
     @property
     def interval_ms(self) -> int:
         return self._timer.interval()
-
-    def is_running(self) -> bool:
-        return self._thread is not None
-
-    def is_paused(self) -> bool:
-        return self.is_running() and self.control is not None and self.control.paused
-
-    def thread_alive(self) -> bool:
-        """The worker thread is still executing (False once it returned)."""
-        return self._thread is not None and self._thread.isRunning()
-
-    def shutdown(self, timeout_ms: int = 10_000) -> bool:
-        """Stop the run and wait for its thread (window close); no signal afterwards.
-        Returns True when no thread is left running."""
-        self._timer.stop()
-        thread = self._thread
-        if thread is None:
-            return True
-        if self.control is not None:
-            self.control.stop()
-        thread.finished.disconnect(self._on_thread_finished)
-        ended = thread.wait(timeout_ms)
-        if ended:
-            self._thread = None
-        return ended
 
     # ------------------------------------------------------------ worker thread
     def _work(self, prepare: Callable[[], Prepared], job, options: dict,
@@ -347,18 +279,9 @@ class PoseRunWorker(QObject):
             self.step_ready.emit(self.log[n - 1])
 
     def _on_thread_finished(self) -> None:
-        thread, self._thread = self._thread, None
-        self._timer.stop()
+        self._release_thread()
         self._poll()  # the final record, always
         self.outcome = self._result or RunOutcome("failed", "The run ended unexpectedly",
                                                   len(self.log), None, self._announced)
-        if thread is not None:
-            # ``finished`` comes before the thread's thread-local destructors have run, and
-            # torch's need the GIL. ~QThread waits for them without releasing the GIL, so
-            # deleting the thread from a C++ event loop run under the GIL (QTest input,
-            # a modal QProgressDialog's setValue) deadlocked now and then. wait() releases
-            # the GIL (PySide) and returns as soon as the thread is really gone.
-            thread.wait(THREAD_EXIT_WAIT_MS)
-            thread.deleteLater()
         self.state_changed.emit("idle")
         self.finished.emit(self.outcome)
