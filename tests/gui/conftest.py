@@ -55,6 +55,24 @@ def open_and_show(qtbot, window, project, category: str, model: str | None = Non
     return name
 
 
+def open_pose_dock(qtbot, window, project, category: str, seed: int):
+    """Open ``project``, show ``category``, reveal the Pose dock with its 3D view warmed up,
+    and choose the synthetic source with ``seed``; returns the dock's PoseView."""
+    from PySide6.QtCore import Qt
+
+    open_and_show(qtbot, window, project, category)
+    dock = window.pose_dock
+    dock.reveal()
+    qtbot.waitExposed(dock)
+    window.resizeDocks([dock], [470], Qt.Orientation.Vertical)
+    view = dock.view
+    qtbot.waitUntil(lambda: view.scene3d.frames >= 2, timeout=10000)  # shaders warmed up
+    view.seed_spin.setValue(seed)
+    assert view.select_source("synthetic")
+    qtbot.waitUntil(lambda: view.run_action.isEnabled(), timeout=5000)
+    return view
+
+
 @pytest.fixture
 def project_copy(demo_project, tmp_path):
     """A private copy of the demo project (tests write to it)."""

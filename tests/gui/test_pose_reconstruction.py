@@ -15,13 +15,12 @@ import shutil
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QListWidget
 
 from core.paths import artifacts_dir
 from core.reconstruct.resources import SHAPE_SPACE_NAME
 from core.shape_space.model import shape_space_paths
-from tests.gui.conftest import open_and_show
+from tests.gui.conftest import open_pose_dock
 from ui.pose.pose_view import IDLE
 
 CATEGORY = "mug"
@@ -54,17 +53,8 @@ def _install(space_files, project) -> None:
 
 
 def _open(qtbot, window, project):
-    open_and_show(qtbot, window, project, CATEGORY)
-    dock = window.pose_dock
-    dock.reveal()
-    qtbot.waitExposed(dock)
-    window.resizeDocks([dock], [470], Qt.Orientation.Vertical)
-    view = dock.view
-    qtbot.waitUntil(lambda: view.scene3d.frames >= 2, timeout=10000)
-    view.seed_spin.setValue(SEED)
+    view = open_pose_dock(qtbot, window, project, CATEGORY, SEED)
     view.k_spin.setValue(2)
-    assert view.select_source("synthetic")
-    qtbot.waitUntil(lambda: view.run_action.isEnabled(), timeout=5000)
     return view
 
 

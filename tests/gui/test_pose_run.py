@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QMenu
 
 from core.pose.errors import RefinementDiverged
 from core.pose.pipeline import iter_estimate_pose
-from tests.gui.conftest import open_and_show
+from tests.gui.conftest import open_pose_dock
 from tests.screens import count_palette_pixels, load_rgb, region_of_color
 from ui.mesh_view import BACKGROUND
 from ui.palette import SET_PALETTE
@@ -79,17 +79,7 @@ class StallProbe:
 
 
 def _open_pose(qtbot, window, project):
-    open_and_show(qtbot, window, project, CATEGORY)
-    dock = window.pose_dock
-    dock.reveal()
-    qtbot.waitExposed(dock)
-    window.resizeDocks([dock], [470], Qt.Orientation.Vertical)
-    view = dock.view
-    qtbot.waitUntil(lambda: view.scene3d.frames >= 2, timeout=10000)  # shaders warmed up
-    view.seed_spin.setValue(SEED)
-    assert view.select_source("synthetic")
-    qtbot.waitUntil(lambda: view.run_action.isEnabled(), timeout=5000)
-    return view
+    return open_pose_dock(qtbot, window, project, CATEGORY, SEED)
 
 
 def _start(qtbot, view, steps: int, k: int = 1):
