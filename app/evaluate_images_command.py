@@ -49,9 +49,9 @@ def run_evaluate_images(args: argparse.Namespace) -> int:
         return 2
     target = args.eval_project
     if target is None:
-        from app.pose_commands import _demo_project
+        from app.cli_common import demo_project
 
-        target = str(_demo_project())
+        target = str(demo_project())
     try:
         store = ProjectStore.open(target)
     except ProjectError as exc:

@@ -7,6 +7,8 @@ import math
 import sys
 from pathlib import Path
 
+from app.cli_common import demo_project
+
 
 def add_parsers(sub) -> None:
     """Register the subcommands; each sets ``run`` (args -> exit code) as a default."""
@@ -58,7 +60,7 @@ def run_train_image_nets(args: argparse.Namespace) -> int:
     from core.store import ProjectError, ProjectStore
 
     try:
-        project = args.image_project or getattr(args, "project", None) or _demo_project()
+        project = args.image_project or getattr(args, "project", None) or demo_project()
         out = args.out or artifacts_dir(project, args.category) / "image_nets"
         config = ImageTrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                                   views_per_model=args.views_per_model,
@@ -114,14 +116,6 @@ def format_summary(done) -> str:
 
 def _num(x: float, fmt: str = ".3f") -> str:
     return "n/a" if x is None or not math.isfinite(x) else format(x, fmt)
-
-
-def _demo_project() -> Path:
-    from core.demo.build_project import ensure_demo_project
-    from core.paths import demo_dir, demo_project_file
-
-    ensure_demo_project(demo_dir())
-    return demo_project_file()
 
 
 def _bar(label: str, done: int, total: int, tail: str = "") -> None:

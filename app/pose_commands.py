@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-INSET = 0.05  # default GrabCut box: the image minus this fraction on every side
+from app.cli_common import add_image_args, demo_project, image_mask
 
 
 def add_parsers(sub) -> None:
@@ -17,14 +17,7 @@ def add_parsers(sub) -> None:
         description="Viewpoint search (24 azimuth x 12 elevation bins), silhouette refinement "
                     "(pytorch3d soft silhouette on CUDA, the fast points objective on CPU) and "
                     "projection of the category template's semantic points with visibility.")
-    pose.add_argument("image", type=Path, help="PNG or JPEG image")
-    pose.add_argument("--category", required=True)
-    pose.add_argument("--project", dest="pose_project", metavar="P",
-                      help="project file or database URL (default: the demo project)")
-    src = pose.add_mutually_exclusive_group()
-    src.add_argument("--mask", type=Path, help="silhouette PNG (nonzero or opaque = object)")
-    src.add_argument("--box", type=float, nargs=4, metavar=("X0", "Y0", "X1", "Y1"),
-                     help="object box in pixels; the mask is cut out with GrabCut")
+    add_image_args(pose, "pose_project")
     pose.add_argument("--objective", choices=("auto", "fast", "soft"), default="auto")
     pose.add_argument("--steps", type=int, default=60, help="refinement steps per hypothesis")
     pose.add_argument("--hypotheses", type=int, default=3, help="viewpoints refined")
@@ -58,8 +51,8 @@ def run_pose(args: argparse.Namespace) -> int:
 
     try:
         rgb = load_image_rgb(args.image)
-        mask = _mask(args, rgb)
-        with ProjectStore.open(args.pose_project or _demo_project()) as store:
+        mask = image_mask(args, rgb)
+        with ProjectStore.open(args.pose_project or demo_project()) as store:
             template = load_category_template(store, args.category, args.annotator,
                                               args.template_model)
         estimate = None
@@ -82,29 +75,6 @@ def run_pose(args: argparse.Namespace) -> int:
     if args.json:
         args.json.write_text(json.dumps(estimate.to_dict(), indent=1) + "\n")
     return 0
-
-
-def _mask(args, rgb):
-    """The silhouette: from --mask, from GrabCut in --box, or GrabCut in an inset box."""
-    from core.masks import MaskError, grabcut_mask, mask_from_png
-
-    h, w = rgb.shape[:2]
-    if args.mask is not None:
-        mask = mask_from_png(args.mask)
-        if mask.shape != (h, w):
-            raise MaskError(f"{args.mask}: mask is {mask.shape[1]}x{mask.shape[0]} but "
-                            f"{args.image} is {w}x{h} (width x height)")
-        return mask
-    box = args.box or (w * INSET, h * INSET, w * (1 - INSET), h * (1 - INSET))
-    return grabcut_mask(rgb, box)
-
-
-def _demo_project() -> Path:
-    from core.demo.build_project import ensure_demo_project
-    from core.paths import demo_dir, demo_project_file
-
-    ensure_demo_project(demo_dir())
-    return demo_project_file()
 
 
 def format_estimate(estimate, template) -> str:

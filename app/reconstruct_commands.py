@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from app.cli_common import add_image_args
+
 
 def add_parsers(sub) -> None:
     """Register the subcommands; each sets ``run`` (args -> exit code) as a default."""
@@ -20,14 +22,7 @@ def add_parsers(sub) -> None:
                     "mesh.ply, camera.json, keypoints.json and summary.json into --out. The "
                     "shape space is built from the category's training models on first use "
                     "and kept in the project's artifacts folder.")
-    rec.add_argument("image", type=Path, help="PNG or JPEG image")
-    rec.add_argument("--category", required=True)
-    rec.add_argument("--project", dest="rec_project", metavar="P",
-                     help="project file or database URL (default: the demo project)")
-    src = rec.add_mutually_exclusive_group()
-    src.add_argument("--mask", type=Path, help="silhouette PNG (nonzero or opaque = object)")
-    src.add_argument("--box", type=float, nargs=4, metavar=("X0", "Y0", "X1", "Y1"),
-                     help="object box in pixels; the mask is cut out with GrabCut")
+    add_image_args(rec, "rec_project")
     rec.add_argument("--out", type=Path, default=None,
                      help="output folder (default: the project's artifacts folder, "
                           "<category>/reconstructions/<image name>)")
@@ -51,7 +46,7 @@ def add_parsers(sub) -> None:
 
 def run_reconstruct(args: argparse.Namespace) -> int:
     """Reconstruct; progress on stderr, the report on stdout; 2 on a clear error."""
-    from app.pose_commands import _demo_project, _mask
+    from app.cli_common import demo_project, image_mask
     from core.cameras import CameraError
     from core.geometry.mesh import MeshError
     from core.images import ImageError, load_image_rgb
@@ -63,9 +58,9 @@ def run_reconstruct(args: argparse.Namespace) -> int:
     try:
         if args.steps < 0 or args.build_iterations < 1:
             raise ReconstructionError("need --steps >= 0 and --build-iterations >= 1")
-        project = args.rec_project or getattr(args, "project", None) or _demo_project()
+        project = args.rec_project or getattr(args, "project", None) or demo_project()
         rgb = load_image_rgb(args.image)
-        mask = _mask(args, rgb)
+        mask = image_mask(args, rgb)
         space = _shape_space(args, project)
         predictor = _predictor(args, project, space)
         result = _reconstruct(args, rgb, mask, space, predictor)
