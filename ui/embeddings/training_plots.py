@@ -12,25 +12,13 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from core.embedding.trainer import EpochEvent, StepEvent
+from ui.live_plot import fit_range, new_live_plot
 
 LOSS_COLOR = "#ff9f1c"
 PULL_COLOR = "#8ecae6"
 PUSH_COLOR = "#e76f51"
 MGE_COLOR = "#2ec4b6"
 REFRESH_MS = 200
-
-
-def _plot(name: str, bottom: str, left: str) -> pg.PlotWidget:
-    plot = pg.PlotWidget()
-    plot.setObjectName(name)
-    plot.setBackground("#1e2227")
-    item = plot.getPlotItem()
-    item.setLabel("bottom", bottom)
-    item.setLabel("left", left)
-    item.showGrid(x=True, y=True, alpha=0.2)
-    item.getAxis("left").enableAutoSIPrefix(False)  # mGE 0.25, not "250 m"
-    item.addLegend(offset=(-10, 10))
-    return plot
 
 
 class TrainingPlots(QWidget):
@@ -40,8 +28,8 @@ class TrainingPlots(QWidget):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.loss_plot = _plot("embeddingLossPlot", "step", "loss")
-        self.mge_plot = _plot("embeddingMgePlot", "epoch", "validation mGE")
+        self.loss_plot = new_live_plot("embeddingLossPlot", "step", "loss")
+        self.mge_plot = new_live_plot("embeddingMgePlot", "epoch", "validation mGE")
         layout.addWidget(self.loss_plot, 3)
         layout.addWidget(self.mge_plot, 2)
         item = self.loss_plot.getPlotItem()
@@ -87,5 +75,7 @@ class TrainingPlots(QWidget):
         self.loss_curve.setData(s[:, 0], s[:, 1])
         self.pull_curve.setData(s[:, 0], s[:, 2])
         self.push_curve.setData(s[:, 0], s[:, 3])
+        fit_range(self.loss_plot.getPlotItem().vb, s[:, 0], s[:, 1], s[:, 2], s[:, 3])
         e = np.asarray(self._epochs, dtype=np.float64).reshape(-1, 2)
         self.mge_curve.setData(e[:, 0], e[:, 1])
+        fit_range(self.mge_plot.getPlotItem().vb, e[:, 0], e[:, 1])

@@ -464,18 +464,21 @@ class PoseView(QWidget):
     # ---------------------------------------------------------------- updates
     def _on_step(self, record: StepRecord) -> None:
         """A throttled update: the views when the timeline follows (2D and 3D drawn in the
-        same paint pass), the plot soon (its own pass). What the update cost the GUI thread,
-        until the window finished composing it (the 3D view's ``frameSwapped``), paces the
-        next ones (:meth:`PoseRunWorker.report_update_cost`)."""
+        same paint pass, the timeline after them: see :meth:`show_record`), the plot soon
+        (its own pass). What the update cost the GUI thread, until the window finished
+        composing it (the 3D view's ``frameSwapped``), paces the next ones
+        (:meth:`PoseRunWorker.report_update_cost`)."""
         if self._closed:
             return
         start = time.perf_counter()
         self.plot.request(self.worker.log.snapshot)
-        if self.timeline.advance(record) and self.export is None:
+        shown = self.timeline.following and self.export is None
+        if shown:
             self.show_record(record)  # (while hidden too: nothing is painted then)
-            if self.isVisible() and self.scene3d.plotter is not None:
-                self._update_start = start  # the cost is known when the window composed
-                return
+        self.timeline.advance(record)  # after the scenes' changes (see show_record)
+        if shown and self.isVisible() and self.scene3d.plotter is not None:
+            self._update_start = start  # the cost is known when the window composed
+            return
         self._report_cost(start)
 
     def _on_frame_swapped(self) -> None:
@@ -489,7 +492,13 @@ class PoseView(QWidget):
         self.worker.report_update_cost(self.update_ms)
 
     def show_record(self, record: StepRecord) -> None:
-        """Show ``record`` in both views (live or scrubbed)."""
+        """Show ``record`` in both views (live or scrubbed), and the plot's cursor soon.
+
+        The 2D scene changes first: a graphics scene processes its changes in a queued
+        call, and if a directly repainted widget (the 3D view, a label) had asked the window
+        to repaint before that call was queued, the window would compose twice, each
+        composition costing the whole window on a software-rendered display. For the same
+        reason the plot (another graphics scene) is refreshed in a pass of its own."""
         if self._closed:
             return
         self._show_views(record)
@@ -498,10 +507,11 @@ class PoseView(QWidget):
         self.exports.update_actions()
 
     def _show_views(self, record: StepRecord) -> None:
-        """Both views and the link marks on ``record`` (not the timeline, not the plot)."""
+        """Both views and the link marks on ``record`` (not the timeline, not the plot),
+        the 2D scene first (see :meth:`show_record`)."""
         self.overlay.show_record(record)
-        self.scene3d.show_record(record)
         self.link.set_record(record)
+        self.scene3d.show_record(record)
 
     def _on_finished(self, outcome: RunOutcome) -> None:
         if self._closed:
