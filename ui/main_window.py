@@ -19,6 +19,7 @@ from ui.embeddings import install_embeddings
 from ui.error_reporter import ErrorReporter
 from ui.file_actions import FileActions
 from ui.guide_panel import GuidePanel
+from ui.image_annotation import install_image_annotation
 from ui.image_view import ImageView
 from ui.mesh_view import MeshView
 from ui.pose.pose_dock import PoseDock
@@ -80,6 +81,7 @@ class MainWindow(QMainWindow):
         self._wire()
         self.qa = install_qa(self)  # suggestions, review and agreement docks
         self.embeddings = install_embeddings(self)  # live training and the inspector
+        self.image_annotation = install_image_annotation(self)  # 2D points on images
         self.session = SessionState(self)
         self.resizeDocks([self.browser_dock, self.image_dock], [300, 420],
                          Qt.Orientation.Horizontal)

@@ -67,8 +67,18 @@ from ui.pose.timeline import Timeline
 from ui.workers import run_in_thread
 
 SYNTHETIC = "synthetic"
-POSE, RECONSTRUCTION = "pose", "reconstruction"
-RUN_KINDS = (("Pose", POSE), ("Reconstruction", RECONSTRUCTION))
+POSE, SEARCH, TTP, RECONSTRUCTION = "pose", "search", "ttp", "reconstruction"
+RUN_KINDS = (("Pose refinement", POSE), ("Viewpoint search", SEARCH), ("TTP solve", TTP),
+             ("Reconstruction", RECONSTRUCTION))
+TEMPLATE_KINDS = (POSE, SEARCH)  # runs on the category's template (the others: shape space)
+RUN_KIND_TIPS = {
+    POSE: "The camera of the category's template: viewpoint search, then refinement",
+    SEARCH: "The viewpoint search alone: the template's silhouette against the mask over a "
+            "sphere of viewpoints (no refinement)",
+    TTP: "Shape and camera in closed form from 2D points (To The Point): the image "
+         "networks' points, else the points clicked on a project image, else a synthetic "
+         "view's true points; no refinement",
+    RECONSTRUCTION: "The shape (shape space) and the camera: viewpoints, TTP, refinement"}
 NO_PROJECT = "Open a project and show a model: runs pose its category's template"
 IDLE, PREPARING, RUNNING, PAUSED, STOPPING = "idle", "preparing", "running", "paused", \
     "stopping"
@@ -151,8 +161,9 @@ class PoseView(QWidget):
 
     # -------------------------------------------------------------------- build
     def _build_actions(self) -> None:
-        self.run_action = new_action(self, "&Run pose", self.run, "F5",
-                                     "Estimate the source image's camera, live",
+        self.run_action = new_action(self, "&Run", self.run, "F5",
+                                     "Run the chosen kind (pose refinement, viewpoint search, "
+                                     "TTP solve, reconstruction) on the source image, live",
                                      "actionPoseRun")
         self.pause_action = new_action(self, "&Pause", self.toggle_pause, "F6",
                                        "Pause or resume the run", "actionPosePause")
@@ -173,7 +184,8 @@ class PoseView(QWidget):
         self.export_actions: list[QAction] = [self.export_figure_action,
                                               self.export_run_action,
                                               self.library.save_action,
-                                              self.library.runs_action]
+                                              self.library.runs_action,
+                                              self.library.compare_action]
 
     def _build_ui(self) -> None:
         layout = QVBoxLayout(self)
@@ -181,10 +193,11 @@ class PoseView(QWidget):
         controls = QHBoxLayout()
         self.kind_combo = QComboBox(self)
         self.kind_combo.setObjectName("poseRunKind")
-        for label, kind in RUN_KINDS:
+        for i, (label, kind) in enumerate(RUN_KINDS):
             self.kind_combo.addItem(label, kind)
-        self.kind_combo.setToolTip("Pose: the camera of the category's template; "
-                                   "Reconstruction: the shape (shape space) and the camera")
+            self.kind_combo.setItemData(i, RUN_KIND_TIPS[kind], Qt.ItemDataRole.ToolTipRole)
+        self.kind_combo.setToolTip("What the run estimates (hover an item for details)")
+        self.kind_combo.currentIndexChanged.connect(lambda _i: self._set_state(self.state))
         controls.addWidget(self.kind_combo)
         controls.addWidget(QLabel("Source:", self))
         self.source_combo = QComboBox(self)
@@ -356,18 +369,21 @@ class PoseView(QWidget):
                            "seed": seed, "k": self.k_spin.value(),
                            "steps": self.steps_spin.value(),
                            "objective": self.objective_combo.currentText()}
-        if self.run_kind == RECONSTRUCTION:
+        steps = 0 if self.run_kind in (SEARCH, TTP) else self.steps_spin.value()
+        self.run_params["steps"] = steps
+        if self.run_kind not in TEMPLATE_KINDS:
             self.say(f"Loading the {category} shape space and the source image…")
             prepare = prepare_reconstruction(
                 store, self.project.target, category, kind, arg, seed, cached,
                 self._spaces.get(category), self.objective_combo.currentText(),
-                self.steps_spin.value(), self.k_spin.value(),
-                on_loaded=lambda t, space, c=category: self._cache(c, t, space))
+                steps, self.k_spin.value(),
+                on_loaded=lambda t, space, c=category: self._cache(c, t, space),
+                refine=self.run_kind == RECONSTRUCTION)
             log = self.worker.start(prepare, context=True)
         else:
             self.say(f"Loading the {category} template and the source image…")
             log = self.worker.start(lambda: _prepare(store, category, cached, kind, arg, seed),
-                                    k=self.k_spin.value(), steps=self.steps_spin.value(),
+                                    k=self.k_spin.value(), steps=steps,
                                     objective=self.objective_combo.currentText(),
                                     events=self.events)
         self.timeline.set_log(log)
@@ -377,8 +393,16 @@ class PoseView(QWidget):
     def run_reconstruction(self, steps: int | None = None,
                            objective: str | None = None) -> bool:
         """Choose the Reconstruction run kind and start a run (see :meth:`run`)."""
-        self.kind_combo.setCurrentIndex(self.kind_combo.findData(RECONSTRUCTION))
-        return self.run(steps=steps, objective=objective)
+        return self.run_kind_now(RECONSTRUCTION, steps=steps, objective=objective)
+
+    def run_kind_now(self, kind: str, **options) -> bool:
+        """Choose run kind ``kind`` (``pose``, ``search``, ``ttp``, ``reconstruction``) and
+        start a run (``options`` as :meth:`run`'s)."""
+        index = self.kind_combo.findData(kind)
+        if index < 0:
+            raise ValueError(f"unknown run kind {kind!r}")
+        self.kind_combo.setCurrentIndex(index)
+        return self.run(**options)
 
     def _cache(self, category: str, template, space) -> None:
         """Worker thread: keep what a reconstruction's preparation loaded (dict writes)."""
@@ -392,7 +416,7 @@ class PoseView(QWidget):
         if self._closed:
             return
         source, template = ready.payload, ready.template
-        if self.run_kind == POSE:
+        if self.run_kind in TEMPLATE_KINDS:
             self._templates[self._category] = template
         self.template, self.source = template, source
         self.image_view.show_rgb(source.rgb)
@@ -547,6 +571,8 @@ class PoseView(QWidget):
         for w in (self.kind_combo, self.source_combo, self.seed_spin, self.objective_combo,
                   self.k_spin, self.steps_spin):
             w.setEnabled(self.state == IDLE)
+        if self.kind_combo.currentData() in (SEARCH, TTP):  # no refinement steps
+            self.steps_spin.setEnabled(False)
         if self.export is not None:
             self.run_action.setEnabled(False)
             self.reconstruct_action.setEnabled(False)

@@ -6,7 +6,12 @@ pose template, a project image or a file), the category's shape space
 folder, or on first use a *quick* one built from a few training models, with progress
 reported and the run's cancel token honoured) and the image predictor
 (:func:`core.reconstruct.resources.find_predictor`; without one the silhouette search finds
-the viewpoints). It returns a :class:`~ui.pose.run_worker.Prepared` whose ``events`` run
+the viewpoints). Without an image predictor, 2D points given for the source drive TTP and
+the refinement's keypoint term instead (:mod:`core.reconstruct.given_keypoints`): the points
+clicked on a project image, or, in a *TTP solve* run (TTP needs points), a synthetic view's
+true visible points; the run's notes say which.
+
+It returns a :class:`~ui.pose.run_worker.Prepared` whose ``events`` run
 :func:`core.reconstruct.pipeline.iter_reconstruct` and whose ``maker`` turns its events into
 step records (:mod:`ui.pose.recon_records`).
 """
@@ -15,6 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+
+import numpy as np
 
 from core.pose.category_template import CategoryTemplate, load_category_template
 from ui.pose.recon_records import ReconstructRecordMaker, space_template, truth_for_space
@@ -66,13 +73,34 @@ def load_space(store, target, category: str, ctx: PrepareContext, cached=None):
     return ready.shape_space, note
 
 
+def given_points(store, kind: str, arg, source, shape_space, synthetic: bool = True):
+    """The 2D points given for the source (see the module docstring), or None: a project
+    image's clicked points, or (``synthetic``) a synthetic view's true visible points."""
+    from core.reconstruct.given_keypoints import given_keypoints, image_keypoints_for_space
+
+    labels, category = tuple(shape_space.labels), shape_space.category
+    if kind == "image":
+        given = image_keypoints_for_space(store, int(arg), category, labels)
+        return given if given.count else None
+    truth = source.truth
+    if synthetic and kind == "synthetic" and truth is not None:
+        ok = truth.known & truth.visible & np.isfinite(truth.uv).all(axis=1)
+        points = {label: tuple(truth.uv[j]) for j, label in enumerate(labels) if ok[j]}
+        given = given_keypoints(category, labels, points,
+                                "from the synthetic view's ground truth")
+        return given if given.count else None
+    return None
+
+
 def prepare_reconstruction(store, target, category: str, kind: str, arg, seed: int,
                            pose_template: CategoryTemplate | None, space, objective: str,
                            steps: int, hypotheses: int,
-                           on_loaded: Callable[[CategoryTemplate, object], None] | None = None
-                           ) -> Callable[[PrepareContext], Prepared]:
+                           on_loaded: Callable[[CategoryTemplate, object], None] | None = None,
+                           refine: bool = True) -> Callable[[PrepareContext], Prepared]:
     """The worker-thread ``prepare`` of a reconstruction run (see the module docstring).
-    ``on_loaded(pose_template, space)`` is called there with what was loaded (to cache it)."""
+    ``on_loaded(pose_template, space)`` is called there with what was loaded (to cache it).
+    ``refine=False`` stops after the viewpoint and TTP stages (a *TTP solve* run: no
+    screening, no refinement steps; the best-scored start is the result)."""
 
     def prepare(ctx: PrepareContext) -> Prepared:
         from core.reconstruct.pipeline import iter_reconstruct
@@ -97,13 +125,21 @@ def prepare_reconstruction(store, target, category: str, kind: str, arg, seed: i
             source = replace(source, truth=None)
         run_template = space_template(shape_space)
         predictor = lookup.predictor
+        if predictor is None:
+            given = given_points(store, kind, arg, source, shape_space, synthetic=not refine)
+            if given is not None:
+                predictor = given
+                predictor_note = (f"TTP on {given.count} 2D points {given.origin} (no image "
+                                  f"predictor: the silhouette search finds the viewpoints)")
+        run_steps = steps if refine else 0
+        extra = {} if refine else {"screen": 0}
 
         def events(cancel):
             return iter_reconstruct(source.rgb, source.mask, shape_space, predictor,
-                                    objective=objective, steps=steps, cancel=cancel,
-                                    hypotheses=hypotheses)
+                                    objective=objective, steps=run_steps, cancel=cancel,
+                                    hypotheses=hypotheses, **extra)
 
-        maker = ReconstructRecordMaker(shape_space, source.mask.shape, steps)
+        maker = ReconstructRecordMaker(shape_space, source.mask.shape, run_steps)
         return Prepared(source.mask, run_template, source, events=events, maker=maker,
                         notes=(note, predictor_note))
 

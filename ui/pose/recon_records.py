@@ -21,7 +21,7 @@ from core.pose.projection import project_keypoints
 from core.pose.refine import RefineStep
 from core.pose.viewpoint import ViewpointProgress, ViewpointSearchDone
 from core.raster.interface import FastRasterizer
-from core.reconstruct.records import InitialPose, ReconstructEvent, Reconstruction
+from core.reconstruct.records import InitialPose, ReconstructEvent, Reconstruction, TTPUpdate
 from ui.pose.records import StepRecord, camera_geometry, outline_polygons
 from ui.pose.sources import GroundTruth
 
@@ -97,6 +97,9 @@ class ReconstructRecordMaker:
             lead = best[0] if best else None
             where = f": az {lead.azimuth:.0f}, el {lead.elevation:.0f}" if lead else ""
             label = f"viewpoints {data.done}/{data.total}{where}"
+        elif isinstance(data, TTPUpdate):
+            hyp, step = -1, int(data.index)
+            label = f"TTP alternation {data.index + 1}: RMS {data.rms:.1f} px"
         elif isinstance(data, Reconstruction):
             keypoints = data.keypoints
             label = "stopped: best so far" if data.cancelled else \
@@ -104,7 +107,8 @@ class ReconstructRecordMaker:
         else:
             hyp = -1
             label = f"{event.stage} {event.step}"
-        stage = event.stage if event.stage in ("viewpoint", "refine", "done") else "viewpoint"
+        stage = event.stage if event.stage in ("viewpoint", "ttp", "refine", "done") \
+            else "viewpoint"
         return self.make(index, stage, step, hyp, loss, event.iou, event.camera,
                          np.asarray(event.vertices, dtype=np.float64), keypoints, seconds,
                          label)

@@ -58,9 +58,9 @@ class StepRecord:
 
     Attributes:
         index: position in the run's timeline (0-based, every event of the run).
-        stage: ``"viewpoint"``, ``"refine"`` or ``"done"``.
+        stage: ``"viewpoint"``, ``"ttp"`` (reconstructions), ``"refine"`` or ``"done"``.
         step: refinement step (0 = start camera); bins scored for ``"viewpoint"``; the
-            chosen refinement step for ``"done"``.
+            alternation for ``"ttp"``; the chosen refinement step for ``"done"``.
         hypothesis: the hypothesis refined (0-based), -1 outside refinement.
         loss: the objective (NaN outside refinement).
         iou: hard-silhouette IoU with the mask.
