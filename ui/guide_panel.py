@@ -32,7 +32,7 @@ from ui.annotation_controller import AnnotationController
 from ui.mesh_view import BACKGROUND, HOME_VIEW, MESH_COLOR, MeshView
 from ui.palette import set_colors
 from ui.template_actions import template_models
-from ui.workers import run_in_thread
+from ui.workers import start_kept
 
 NO_TEMPLATE = "No template: Annotate > Use current model as template"
 NO_ANNOTATOR = "No annotator: Annotate > Choose annotator to see your templates"
@@ -379,10 +379,7 @@ class GuidePanel(QWidget):
 
     # ---------------------------------------------------------------- helpers
     def _start(self, fn, *args, on_done, on_error) -> None:
-        worker = run_in_thread(fn, *args, on_done=on_done, on_error=on_error)
-        self._workers.append(worker)
-        worker.finished.connect(lambda w=worker: self._workers.remove(w)
-                                if w in self._workers else None)
+        start_kept(self._workers, fn, *args, on_done=on_done, on_error=on_error)
 
     def close(self) -> bool:
         """Stop following the main camera and release the 3D view (window close)."""

@@ -15,7 +15,7 @@ from core.model_scene import ModelScene, load_model_scene
 from core.store import ProjectStore
 from ui.error_reporter import ErrorReporter
 from ui.selection import Selection
-from ui.workers import run_in_thread
+from ui.workers import start_kept
 
 
 class ProjectController(QObject):
@@ -113,11 +113,7 @@ class ProjectController(QObject):
         self.project_failed.emit(target)
 
     def _start(self, fn, *args, on_done=None, on_error=None):
-        worker = run_in_thread(fn, *args, on_done=on_done, on_error=on_error)
-        self._workers.append(worker)
-        worker.finished.connect(lambda w=worker: self._workers.remove(w)
-                                if w in self._workers else None)
-        return worker
+        return start_kept(self._workers, fn, *args, on_done=on_done, on_error=on_error)
 
     def shutdown(self) -> None:
         """Wait for background loads and close the store (window close)."""

@@ -29,3 +29,14 @@ def run_in_thread(fn: Callable[..., Any], *args: Any,
     if on_yield is not None:
         connect["yielded"] = on_yield
     return create_worker(fn, *args, _connect=connect, _start_thread=True, **kwargs)
+
+
+def start_kept(workers: list, fn: Callable[..., Any], *args: Any,
+               on_done: Callable[[Any], None] | None = None,
+               on_error: Callable[[BaseException], None] | None = None):
+    """:func:`run_in_thread`, the worker kept in ``workers`` until it finishes (a worker
+    nothing refers to may be collected while it runs); returns the worker."""
+    worker = run_in_thread(fn, *args, on_done=on_done, on_error=on_error)
+    workers.append(worker)
+    worker.finished.connect(lambda w=worker: workers.remove(w) if w in workers else None)
+    return worker

@@ -14,7 +14,7 @@ from core.store.image_store import DuplicateImage, add_image, list_images
 from core.store.records import ImageInfo
 from ui.error_reporter import ErrorReporter
 from ui.project_controller import ProjectController
-from ui.workers import run_in_thread
+from ui.workers import start_kept
 
 
 class ImageList(QObject):
@@ -90,11 +90,7 @@ class ImageList(QObject):
         self.listed.emit(category, list(images))
 
     def _start(self, fn, *args, on_done=None, on_error=None):
-        worker = run_in_thread(fn, *args, on_done=on_done, on_error=on_error)
-        self._workers.append(worker)
-        worker.finished.connect(lambda w=worker: self._workers.remove(w)
-                                if w in self._workers else None)
-        return worker
+        return start_kept(self._workers, fn, *args, on_done=on_done, on_error=on_error)
 
 
 def _add_all(store: ProjectStore, category: str,

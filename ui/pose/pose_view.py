@@ -64,7 +64,7 @@ from ui.pose.scene_3d import PoseScene3D
 from ui.pose.scene_pick import ScenePointer
 from ui.pose.sources import PoseSource, file_source, project_image_source, synthetic_source
 from ui.pose.timeline import Timeline
-from ui.workers import run_in_thread
+from ui.workers import start_kept
 
 SYNTHETIC = "synthetic"
 POSE, SEARCH, TTP, RECONSTRUCTION = "pose", "search", "ttp", "reconstruction"
@@ -617,10 +617,7 @@ class PoseView(QWidget):
 
     # ---------------------------------------------------------------- helpers
     def _start(self, fn, *args, on_done, on_error) -> None:
-        worker = run_in_thread(fn, *args, on_done=on_done, on_error=on_error)
-        self._workers.append(worker)
-        worker.finished.connect(lambda w=worker: self._workers.remove(w)
-                                if w in self._workers else None)
+        start_kept(self._workers, fn, *args, on_done=on_done, on_error=on_error)
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Cancel any run and wait for its thread; release the 3D view (window close).
