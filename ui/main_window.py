@@ -17,6 +17,7 @@ from ui.annotate_actions import AnnotateActions
 from ui.annotation_controller import AnnotationController
 from ui.embeddings import install_embeddings
 from ui.error_reporter import ErrorReporter
+from ui.failures import install_failure_browser
 from ui.file_actions import FileActions
 from ui.guide_panel import GuidePanel
 from ui.image_annotation import install_image_annotation
@@ -81,6 +82,7 @@ class MainWindow(QMainWindow):
         self._wire()
         self.qa = install_qa(self)  # suggestions, review and agreement docks
         self.embeddings = install_embeddings(self)  # live training and the inspector
+        self.failures = install_failure_browser(self)  # evaluated images -> the Pose dock
         self.image_annotation = install_image_annotation(self)  # 2D points on images
         self.session = SessionState(self)
         self.resizeDocks([self.browser_dock, self.image_dock], [300, 420],

@@ -312,6 +312,26 @@ def evaluate(space, predictor, views, **kwargs) -> EvalReport:
 
 # ----------------------------------------------------------------------------- one view
 
+def stage_scores(last: dict, done, gt_uv: np.ndarray, gt_visible: np.ndarray,
+                 mask: np.ndarray, truth: PerspectiveCamera) -> dict[str, StageScore]:
+    """Per stage, the score of the stage's last event with a camera (``last``: stage ->
+    event) and of the final :class:`~core.reconstruct.records.Reconstruction` ``done`` (for
+    ``refine``), as :func:`core.image_eval.evaluate.iter_evaluate` scores them."""
+    scores = {}
+    for stage in STAGES:
+        ev = last.get(stage)
+        if ev is None:
+            continue
+        final = stage == "refine" and done is not None
+        uv = done.keypoints.uv if final else ev.keypoints_uv
+        iou = done.iou.get("refine", math.nan) if final else \
+            (ev.iou if ev.iou is not None else math.nan)
+        camera = done.camera if final else ev.camera
+        pck = _pck(uv, gt_uv, gt_visible, mask)
+        scores[stage] = StageScore(pck[0], pck[1], float(iou), _rotation_error(camera, truth))
+    return scores
+
+
 def _evaluate_view(space, predictor, views, i: int, variants: list[str], steps: int,
                    kwargs: dict) -> tuple[ImageResult, dict[str, object]]:
     from core.reconstruct.errors import ReconstructionError
@@ -342,19 +362,7 @@ def _evaluate_view(space, predictor, views, i: int, variants: list[str], steps: 
             failures.append(f"{variant}: {exc}")
             last, done = {}, None
         seconds[variant] = time.perf_counter() - t
-        scores = {}
-        for stage in STAGES:
-            ev = last.get(stage)
-            if ev is None:
-                continue
-            uv = done.keypoints.uv if stage == "refine" and done is not None else \
-                ev.keypoints_uv
-            iou = done.iou.get("refine", math.nan) if stage == "refine" and done is not None \
-                else (ev.iou if ev.iou is not None else math.nan)
-            camera = done.camera if stage == "refine" and done is not None else ev.camera
-            pck = _pck(uv, gt_uv, gt_vis, mask)
-            scores[stage] = StageScore(pck[0], pck[1], float(iou),
-                                       _rotation_error(camera, truth))
+        scores = stage_scores(last, done, gt_uv, gt_vis, mask, truth)
         stages[variant] = scores
         done_by_variant[variant] = done
         if variant == "full" or (variant == "search" and "full" not in variants):

@@ -27,6 +27,7 @@ the steps offscreen (the screen keeps the shown step) and then returning to it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -59,7 +60,7 @@ from ui.pose.recon_prepare import prepare_reconstruction
 from ui.pose.records import StepRecord
 from ui.pose.run_control import RunLog
 from ui.pose.run_library import RunLibrary
-from ui.pose.run_worker import PoseRunWorker, Prepared, RunOutcome
+from ui.pose.run_worker import PoseRunWorker, PrepareContext, Prepared, RunOutcome
 from ui.pose.scene_3d import PoseScene3D
 from ui.pose.scene_pick import ScenePointer
 from ui.pose.sources import PoseSource, file_source, project_image_source, synthetic_source
@@ -372,20 +373,37 @@ class PoseView(QWidget):
         steps = 0 if self.run_kind in (SEARCH, TTP) else self.steps_spin.value()
         self.run_params["steps"] = steps
         if self.run_kind not in TEMPLATE_KINDS:
-            self.say(f"Loading the {category} shape space and the source image…")
             prepare = prepare_reconstruction(
                 store, self.project.target, category, kind, arg, seed, cached,
                 self._spaces.get(category), self.objective_combo.currentText(),
                 steps, self.k_spin.value(),
                 on_loaded=lambda t, space, c=category: self._cache(c, t, space),
                 refine=self.run_kind == RECONSTRUCTION)
-            log = self.worker.start(prepare, context=True)
+            return self.run_prepared(prepare, category, self.run_kind, self.run_params,
+                                     f"Loading the {category} shape space and the source "
+                                     "image…")
         else:
             self.say(f"Loading the {category} template and the source image…")
             log = self.worker.start(lambda: _prepare(store, category, cached, kind, arg, seed),
                                     k=self.k_spin.value(), steps=steps,
                                     objective=self.objective_combo.currentText(),
                                     events=self.events)
+        self.timeline.set_log(log)
+        self.plot.request(log.snapshot, cursor=0)  # emptied in its own pass, soon
+        return True
+
+    def run_prepared(self, prepare: Callable[[PrepareContext], Prepared], category: str,
+                     kind: str, params: dict, message: str) -> bool:
+        """Start a run whose worker-thread ``prepare`` is given (it loads the image and
+        returns the :class:`Prepared` run with its own events: a reconstruction, an
+        evaluation's view…); ``kind`` and ``params`` are kept with the run (Save run),
+        ``message`` is said while it prepares. False when a run or an export is going on."""
+        if self.state != IDLE or self.export is not None or self.worker.is_running():
+            return False
+        self._category, self.run_kind, self._notes = category, kind, ""
+        self.run_params = dict(params)
+        self.say(message)
+        log = self.worker.start(prepare, context=True)
         self.timeline.set_log(log)
         self.plot.request(log.snapshot, cursor=0)  # emptied in its own pass, soon
         return True
