@@ -87,6 +87,9 @@ def run_evaluate_images(args: argparse.Namespace) -> int:
         doc = report.to_dict()
         doc["held_out"] = list(inputs.held_out)
         doc["predictor"] = inputs.predictor_note
+        # how the views were rendered: the failure browser renders a chosen one again
+        doc["settings"] = {"image_size": args.size, "seed": args.seed,
+                           "views_per_model": args.views_per_model}
         args.json.write_text(json.dumps(doc, indent=1))
         print(f"report: {args.json}")
     return 0
