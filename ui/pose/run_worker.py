@@ -141,6 +141,8 @@ class PoseRunWorker(ThreadedRun):
         self._announced = False  # prepared emitted
         self._progress = ""  # written by the worker thread
         self._progress_shown = ""
+        self._pace_ms = EMIT_INTERVAL_MS  # least time between two step_ready, ms
+        self._emitted_at = 0.0  # time.perf_counter() of the last step_ready
 
     # ------------------------------------------------------------------ control
     def start(self, prepare: Callable[[], Prepared], k: int = 3, steps: int = 60,
@@ -161,6 +163,7 @@ class PoseRunWorker(ThreadedRun):
         self._ready, self._announced = None, False
         self._progress = self._progress_shown = ""
         self._timer.setInterval(EMIT_INTERVAL_MS)
+        self._pace_ms, self._emitted_at = EMIT_INTERVAL_MS, time.perf_counter()
         options = {"k": k, "steps": steps, "objective": objective}
         job = events or iter_estimate_pose
         if context:
@@ -171,14 +174,18 @@ class PoseRunWorker(ThreadedRun):
         return log
 
     def report_update_cost(self, ms: float) -> None:
-        """The last ``step_ready`` cost the GUI thread ``ms``: pace the next ones."""
-        interval = int(min(MAX_EMIT_INTERVAL_MS, max(EMIT_INTERVAL_MS, PACE * ms)))
-        if interval != self._timer.interval():
-            self._timer.setInterval(interval)
+        """The last ``step_ready`` cost the GUI thread ``ms``: pace the next ones, counting
+        from that emission (not from now: restarting the whole interval when the cost is
+        known, tens of ms after the emission, had halved the update rate)."""
+        self._pace_ms = int(min(MAX_EMIT_INTERVAL_MS, max(EMIT_INTERVAL_MS, PACE * ms)))
+        if self._timer.isActive():
+            since = (time.perf_counter() - self._emitted_at) * 1000.0
+            self._timer.start(int(max(1.0, self._pace_ms - since)))  # then every _pace_ms
 
     @property
     def interval_ms(self) -> int:
-        return self._timer.interval()
+        """The current pace: the least time between two ``step_ready``, ms."""
+        return self._pace_ms
 
     # ------------------------------------------------------------ worker thread
     def _work(self, prepare: Callable[[], Prepared], job, options: dict,
@@ -261,6 +268,8 @@ class PoseRunWorker(ThreadedRun):
 
     # --------------------------------------------------------------- GUI thread
     def _poll(self) -> None:
+        if self._timer.interval() != self._pace_ms:  # (a shortened first wait, see above)
+            self._timer.setInterval(self._pace_ms)
         if self._progress != self._progress_shown and not self._announced:
             self._progress_shown = self._progress
             self.progress.emit(self._progress)
@@ -276,6 +285,7 @@ class PoseRunWorker(ThreadedRun):
         if n > self._emitted:
             self._emitted = n
             self.emissions += 1
+            self._emitted_at = time.perf_counter()
             self.step_ready.emit(self.log[n - 1])
 
     def _on_thread_finished(self) -> None:
