@@ -429,8 +429,8 @@ class PoseView(QWidget):
         self._spaces[category] = space
 
     def _prepared(self, ready: Prepared) -> None:
-        """The worker has the image: set both views up (the 3D scene in the next pass of
-        the event loop, so that neither pass carries both costs)."""
+        """The worker has the image: set both views up (the 3D scene in a later pass of
+        the event loop, so that no pass carries both costs)."""
         if self._closed:
             return
         source, template = ready.payload, ready.template
@@ -442,7 +442,11 @@ class PoseView(QWidget):
         self.link.set_template(template)
         self.exports.update_actions()
         truth = source.truth.geometry if source.truth is not None else None
-        QTimer.singleShot(0, lambda: self._setup_3d(template, source.rgb, truth))
+        # the 3D scene once the window has composed the 2D one, with the event loop
+        # handling input in between: two zero timers (the first may fire in the same round
+        # of timers as the composition's, the second cannot)
+        QTimer.singleShot(0, lambda: QTimer.singleShot(
+            0, lambda: self._setup_3d(template, source.rgb, truth)))
         self._notes = notes = "; ".join(ready.notes)
         self.say(f"Running on {source.name} (mask: {source.mask_origin}; template "
                  f"{template.model}, points of {template.annotator})" +

@@ -19,8 +19,9 @@ The frustum is a pyramid from the camera centre to the image's corners at
 (synthetic images) is drawn as a fixed green frustum.
 
 ``scene_ready`` says a run's scene is drawn (the linked-view marks and the pointer attach to
-it then: :mod:`ui.pose.link_marks`, :mod:`ui.pose.scene_pick`); :meth:`PoseScene3D.snapshot`
-renders the view into a QImage (figures and run exports).
+it then: :mod:`ui.pose.link_marks`, :mod:`ui.pose.scene_pick`; emitted in the next pass of
+the event loop, so that no pass carries both set-ups, ~20 ms each in software OpenGL);
+:meth:`PoseScene3D.snapshot` renders the view into a QImage (figures and run exports).
 """
 
 from __future__ import annotations
@@ -193,9 +194,13 @@ class PoseScene3D(QWidget):
                            name="image", lighting=False, opacity=0.92, render=False,
                            reset_camera=False)
         self._plane = actor.GetMapper().GetInput()
-        if not self._warming:
-            self.scene_ready.emit()
+        if not self._warming:  # the marks and the pointer attach in a pass of their own
+            QTimer.singleShot(0, self._announce_ready)
         self.request_render()
+
+    def _announce_ready(self) -> None:
+        if not self._closed and self.plotter is not None and self._frustum is not None:
+            self.scene_ready.emit()
 
     def set_truth_shown(self, on: bool) -> None:
         self._truth_shown = bool(on)
