@@ -17,7 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QWidget
 
-from ui.live_plot import fit_range, new_live_plot
+from ui.live_plot import AXIS_WIDTH, fit_range, new_live_plot
 from ui.pose.records import StepRecord
 
 LOSS_COLOR = "#ff9f1c"
@@ -40,6 +40,7 @@ class LossPlot(pg.PlotWidget):
         item.scene().addItem(self.iou_box)
         item.getAxis("right").linkToView(self.iou_box)
         item.getAxis("right").setLabel("IoU", color=IOU_COLOR)
+        item.getAxis("right").setWidth(AXIS_WIDTH - 12)  # ticks 0.0-1.0
         self.iou_box.setXLink(item)
         self.iou_box.disableAutoRange()
         self.iou_box.setYRange(0.0, 1.0, padding=0.02)

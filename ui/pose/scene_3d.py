@@ -89,6 +89,7 @@ class PoseScene3D(QWidget):
         self._mesh_box = np.zeros((2, 3))
         self._closed = False
         self._warming = False
+        self._first_frame_pending = False  # a new scene's first frame is scheduled
         self.template: CategoryTemplate | None = None  # of the drawn scene
         self.marker_radius = POINT_SCALE  # the drawn point spheres' radius, world units
 
@@ -194,8 +195,19 @@ class PoseScene3D(QWidget):
                            name="image", lighting=False, opacity=0.92, render=False,
                            reset_camera=False)
         self._plane = actor.GetMapper().GetInput()
-        if not self._warming:  # the marks and the pointer attach in a pass of their own
+        if self._warming:
+            self.request_render()
+        else:
+            # the first frame of the new scene in a later pass than this set-up, with the
+            # event loop handling input in between (two zero timers: the first may fire in
+            # the round of timers that called this, the second cannot); the marks and the
+            # pointer attach in a pass of their own
+            self._first_frame_pending = True
+            QTimer.singleShot(0, lambda: QTimer.singleShot(0, self._first_frame))
             QTimer.singleShot(0, self._announce_ready)
+
+    def _first_frame(self) -> None:
+        self._first_frame_pending = False
         self.request_render()
 
     def _announce_ready(self) -> None:
@@ -342,8 +354,9 @@ class PoseScene3D(QWidget):
 
     # --------------------------------------------------------------- rendering
     def request_render(self) -> None:
-        """Draw the scene in the next paint pass (coalesced by Qt; none while hidden)."""
-        if self.plotter is not None and not self._closed:
+        """Draw the scene in the next paint pass (coalesced by Qt; none while hidden; a
+        new scene's first frame waits for its own pass, see :meth:`set_scene`)."""
+        if self.plotter is not None and not self._closed and not self._first_frame_pending:
             self.plotter.renderer.ResetCameraClippingRange()
             self.plotter.update()
 
