@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QWidget
 
 
 def new_action(parent: QWidget, text: str, slot: Callable | None = None,
@@ -37,6 +37,23 @@ def find_menu(window: QMainWindow, name: str, title: str) -> QMenu:
         menu = window.menuBar().addMenu(title)
         menu.setObjectName(name)
     return menu
+
+
+def add_dock_toggle(window: QMainWindow, dock: QDockWidget, object_name: str,
+                    text: str | None = None) -> QAction:
+    """Put ``dock``'s show/hide action in the View menu with the other docks' (before the
+    menu's first separator); returns the action."""
+    toggle = dock.toggleViewAction()
+    toggle.setObjectName(object_name)
+    if text is not None:
+        toggle.setText(text)
+    view_menu = find_menu(window, "viewMenu", "&View")
+    separators = [a for a in view_menu.actions() if a.isSeparator()]
+    if separators:
+        view_menu.insertAction(separators[0], toggle)
+    else:
+        view_menu.addAction(toggle)
+    return toggle
 
 
 class CloseWatcher(QObject):

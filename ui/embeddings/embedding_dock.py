@@ -12,7 +12,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QTabWidget, QWidget
 
-from ui.actions import CloseWatcher, find_menu, new_action
+from ui.actions import CloseWatcher, add_dock_toggle, find_menu, new_action
 from ui.embeddings.inspector_panel import InspectorPanel
 from ui.embeddings.training_panel import TrainingPanel
 
@@ -76,15 +76,7 @@ def install_embeddings(window) -> EmbeddingDock:
     if neighbour is not None:
         window.tabifyDockWidget(neighbour, dock)
     dock.hide()
-    toggle = dock.toggleViewAction()
-    toggle.setText("&Embeddings")
-    toggle.setObjectName("actionEmbeddingDock")
-    view_menu = find_menu(window, "viewMenu", "&View")
-    separators = [a for a in view_menu.actions() if a.isSeparator()]
-    if separators:
-        view_menu.insertAction(separators[0], toggle)
-    else:
-        view_menu.addAction(toggle)
+    add_dock_toggle(window, dock, "actionEmbeddingDock", "&Embeddings")
     run_menu = find_menu(window, "runMenu", "&Run")
     run_menu.addSeparator()
     run_menu.addAction(new_action(window, "Train &embeddings", dock.train, "Ctrl+Shift+F5",

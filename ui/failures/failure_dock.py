@@ -14,7 +14,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
-from ui.actions import CloseWatcher, find_menu
+from ui.actions import CloseWatcher, add_dock_toggle
 from ui.failures.failure_panel import ChosenImage, FailurePanel
 from ui.failures.pose_link import PoseLink
 
@@ -72,14 +72,6 @@ def install_failure_browser(window) -> FailureDock:
     window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock,
                          Qt.Orientation.Horizontal)
     dock.hide()
-    toggle = dock.toggleViewAction()
-    toggle.setText("&Failures")
-    toggle.setObjectName("actionFailureBrowserDock")
-    view_menu = find_menu(window, "viewMenu", "&View")
-    separators = [a for a in view_menu.actions() if a.isSeparator()]
-    if separators:
-        view_menu.insertAction(separators[0], toggle)
-    else:
-        view_menu.addAction(toggle)
+    add_dock_toggle(window, dock, "actionFailureBrowserDock", "&Failures")
     dock.close_watcher = CloseWatcher(window, dock.shutdown)
     return dock

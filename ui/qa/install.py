@@ -23,7 +23,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QMenu
 
 from ui import settings as app_settings
-from ui.actions import CloseWatcher, find_menu, new_action
+from ui.actions import CloseWatcher, add_dock_toggle, find_menu, new_action
 from ui.qa.agreement_panel import AgreementPanel
 from ui.qa.checkpoints import checkpoint_for
 from ui.qa.review_panel import ReviewPanel
@@ -184,16 +184,9 @@ def install_qa(window) -> QaUi:
     menu.addActions([load, clear])
     qa.actions.update({a.objectName(): a for a in (show, heat, accept, accept_all, load, clear)})
 
-    view_menu = find_menu(window, "viewMenu", "&View")
-    separators = [a for a in view_menu.actions() if a.isSeparator()]
-    before = separators[0] if separators else None
     for dock in (review_dock, agreement_dock):
-        toggle = dock.toggleViewAction()
-        toggle.setObjectName(f"action{dock.objectName()[0].upper()}{dock.objectName()[1:]}")
-        if before is not None:
-            view_menu.insertAction(before, toggle)
-        else:
-            view_menu.addAction(toggle)
+        add_dock_toggle(window, dock,
+                        f"action{dock.objectName()[0].upper()}{dock.objectName()[1:]}")
 
     suggestions.method_changed.connect(lambda _m: qa.update_label())
     suggestions.checkpoint_changed.connect(lambda _p: qa.update_label())
