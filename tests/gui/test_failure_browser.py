@@ -276,7 +276,8 @@ def test_background_evaluation_then_replay(qtbot, main_window, project_copy, tin
                                  row.azimuth, row.elevation, 128, 0, 1)
     assert (view.source.mask == again.masks[0]).all()
     assert (view.source.rgb == again.rgb[0]).all()
-    qtbot.wait(200)
+    qtbot.waitUntil(lambda: view.plot.points == len(kept.records), timeout=3000)  # curves
+    qtbot.wait(100)
     assert window.grab().save(str(artifacts_dir / "failure_browser_window.png"))
 
     # Stop cancels an evaluation
