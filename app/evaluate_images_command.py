@@ -88,8 +88,9 @@ def run_evaluate_images(args: argparse.Namespace) -> int:
         doc["held_out"] = list(inputs.held_out)
         doc["predictor"] = inputs.predictor_note
         # how the views were rendered: the failure browser renders a chosen one again
-        doc["settings"] = {"image_size": args.size, "seed": args.seed,
-                           "views_per_model": args.views_per_model}
+        doc["settings"] = {**doc.get("settings", {}), "image_size": args.size,
+                           "seed": args.seed, "views_per_model": args.views_per_model,
+                           "objective": args.objective}
         args.json.write_text(json.dumps(doc, indent=1))
         print(f"report: {args.json}")
     return 0

@@ -41,7 +41,9 @@ class GivenKeypoints:
 
     def predict(self, rgb: np.ndarray | None = None,
                 mask: np.ndarray | None = None) -> ImagePrediction:
-        """The given points as a prediction (visibility = confidence = the weights)."""
+        """The given points as a prediction: visibility = the weights, confidence 1 (the
+        reconstruction weighs each point by their product). A point clicked as occluded
+        weighs as much as a visible one: its position was placed by hand all the same."""
         w = np.asarray(self.weights, dtype=np.float64)
         return ImagePrediction(self.labels, np.asarray(self.uv, dtype=np.float64), w.copy(),
                                np.ones_like(w))

@@ -149,7 +149,9 @@ def test_evaluate_images_cli(project, inputs, tmp_path, capsys):
     assert "| full | refine |" in text and "cycle through 3D by set (full)" in text
     doc = json.loads(out.read_text())
     assert doc["held_out"] == list(inputs.held_out)
-    assert doc["settings"] == {"image_size": 64, "seed": 0, "views_per_model": 1}
+    assert {k: doc["settings"][k] for k in ("image_size", "seed", "views_per_model",
+                                            "objective", "steps")} == {
+        "image_size": 64, "seed": 0, "views_per_model": 1, "objective": "auto", "steps": 3}
     assert len(doc["images"]) == len(inputs.held_out)
     assert np.isfinite([r["stages"]["full"]["refine"]["iou"] for r in doc["images"]]).all()
     code = main(["evaluate-images", "--project", str(project), "--category", "teapot"])

@@ -293,3 +293,22 @@ def _labels(project) -> tuple[str, ...]:
 
     return tuple(load_shape_space(project_artifacts(project, CATEGORY) /
                                   SHAPE_SPACE_NAME).labels)
+
+
+def test_an_image_whose_reconstruction_failed_is_listed_without_scores(tmp_path):
+    from ui.failures.report import FAILED, load_report
+
+    scored = StageScore(0.5, 0.25, 0.75, 12.0)
+    images = [ImageResult(0, "mug_001", 30.0, 10.0, {"search": {"refine": scored}}, {}, {},
+                          ()),
+              ImageResult(1, "mug_002", 60.0, 20.0, {"search": {}}, {}, {},
+                          ("search: the mask touches every border",))]
+    report = EvalReport("mug", tuple(images), (), {"variants": ["search"]})
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report.to_dict()))
+    rows = sorted(load_report(path).rows, key=lambda r: r.index)
+    assert [(r.model, r.stage) for r in rows] == [("mug_001", "refine"), ("mug_002", FAILED)]
+    assert (rows[0].pck_box, rows[0].iou, rows[0].rotation_error) == (0.25, 0.75, 12.0)
+    assert all(math.isnan(v) for v in (rows[1].pck_box, rows[1].pck_image, rows[1].iou,
+                                        rows[1].rotation_error))
+    assert "mask touches" in rows[1].notes[0]

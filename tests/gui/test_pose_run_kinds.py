@@ -55,3 +55,21 @@ def test_ttp_solve_run_uses_the_synthetic_views_true_points(qtbot, main_window,
     print(f"TTP solve: {len(log)} steps, final keypoint median {np.median(err):.1f} px "
           f"(first step {np.median(first):.1f} px); {view.status.text()}")
     assert np.median(err) < np.median(first)
+
+
+def test_ttp_solve_without_2d_points_says_what_it_needs(qtbot, main_window, project_copy,
+                                                        tiny_space, tmp_path):  # noqa: F811
+    from PIL import Image
+
+    _install(tiny_space, project_copy)
+    view = _open(qtbot, main_window, project_copy)
+    rgb = np.full((96, 96, 3), 30, np.uint8)
+    rgb[24:72, 30:66] = (200, 120, 60)  # an object on a plain background
+    path = tmp_path / "photo.png"
+    Image.fromarray(rgb).save(path)
+    assert view.select_source("file", str(path))
+    with qtbot.waitSignal(view.run_finished, timeout=120000) as done:
+        assert view.run_kind_now(TTP, objective="fast")
+    outcome = done.args[0]
+    assert outcome.status == "failed" and "needs 2D points" in outcome.message
+    assert "needs 2D points" in view.status.text()

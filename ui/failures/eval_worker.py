@@ -46,6 +46,8 @@ class EvaluationRun(ThreadedRun):
 
     def start(self, store, target, category: str, options: EvalOptions) -> None:
         """Start evaluating ``category`` (raises RuntimeError while one runs)."""
+        if self.is_running():  # (before anything of the running one is reset)
+            raise RuntimeError("an evaluation is already running")
         control = RunControl()
         with self._lock:
             self._queue, self._result = [], None

@@ -15,7 +15,7 @@ panel evaluated, what it kept (its run's records and source): see
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelection, Qt, Signal
@@ -250,7 +250,8 @@ class FailurePanel(QWidget):
             return False
         options = self.options()
         self.images, self.template = {}, None
-        self._show_report(FailureReport(category, (), options.render, options.steps))
+        self._show_report(FailureReport(category, (), options.render, options.steps,
+                                        objective=options.objective))
         self.progress.setRange(0, 0)  # busy until the images are known
         self._set_running(True)
         self.say(f"Preparing the {category} evaluation (shape space, renders)…")
@@ -274,8 +275,7 @@ class FailurePanel(QWidget):
         if self.report is None:
             return
         self.images.update({row.key: image for row in image.rows})
-        self.report = FailureReport(self.report.category, self.report.rows + tuple(image.rows),
-                                    self.report.render, self.report.steps)
+        self.report = replace(self.report, rows=self.report.rows + tuple(image.rows))
         self.model.append_rows(image.rows)
         if self.variant_combo.count() <= 1:
             self._fill_variants(self.report.variants)

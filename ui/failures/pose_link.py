@@ -89,10 +89,10 @@ class PoseLink(QObject):
         view = self.view
         self.dock.reveal()
         prepare = prepare_report_view(store, target, report.category, row, report.render,
-                                      report.steps)
+                                      report.steps, report.objective)
         params = {"kind": RECONSTRUCTION, "source": "evaluation",
                   "arg": f"{row.model}@{row.azimuth:.3f},{row.elevation:.3f}",
-                  "seed": report.render.seed, "steps": report.steps, "objective": "auto",
+                  "seed": report.render.seed, "steps": report.steps, "objective": report.objective,
                   "variant": row.variant}
         if not view.run_prepared(prepare, report.category, RECONSTRUCTION, params,
                                  f"Rendering view {row.index} of {report.category}/"

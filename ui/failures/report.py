@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from core.image_eval.evaluate import STAGES
@@ -66,19 +66,23 @@ class RenderSettings:
 
 @dataclass(frozen=True)
 class FailureReport:
-    """A report's category, rows, render settings and refinement steps; ``path`` the file
-    it was read from (None: evaluated in the browser)."""
+    """A report's category, rows, render settings, refinement steps and objective; ``path``
+    the file it was read from (None: evaluated in the browser)."""
 
     category: str
     rows: tuple[FailureRow, ...]
     render: RenderSettings = field(default_factory=RenderSettings)
     steps: int = DEFAULT_STEPS
     path: Path | None = None
+    objective: str = "auto"
 
     @property
     def variants(self) -> list[str]:
         """The variants of the rows, in first-seen order."""
         return list(dict.fromkeys(r.variant for r in self.rows))
+
+
+FAILED = "failed"  # the stage of a row whose reconstruction failed (no scores)
 
 
 def final_stage(stages: dict) -> str | None:
@@ -98,14 +102,21 @@ def rows_of_result(result) -> list[FailureRow]:
     rows = []
     for variant, stages in result.stages.items():
         stage = final_stage(stages)
-        if stage is None:
-            continue
-        s = stages[stage]
-        rows.append(FailureRow(int(result.index), str(result.model), variant, stage,
-                               _num(s.pck_box), _num(s.pck_image), _num(s.iou),
-                               _num(s.rotation_error), float(result.azimuth),
-                               float(result.elevation), tuple(result.notes)))
+        s = stages[stage] if stage is not None else None
+        rows.append(FailureRow(int(result.index), str(result.model), variant,
+                               stage or FAILED, *_scores(asdict(s) if s is not None else None),
+                               float(result.azimuth), float(result.elevation),
+                               tuple(result.notes)))
     return rows
+
+
+def _scores(score: dict | None) -> tuple[float, float, float, float]:
+    """PCK box, PCK image, IoU, rotation error of a stage's score (NaN: none, e.g. a
+    reconstruction that failed)."""
+    if score is None:
+        return (math.nan,) * 4
+    return (_num(score["pck_box"]), _num(score["pck_image"]), _num(score["iou"]),
+            _num(score["rotation_error"]))
 
 
 def _fail(path: Path, why: str) -> ReportError:
@@ -145,14 +156,12 @@ def rows_of_document(doc, path: Path) -> list[FailureRow]:
                     raise _fail(path, f"{where}.stages.{variant}.{stage} lacks "
                                       f"{', '.join(SCORE_KEYS)}")
             stage = final_stage(stages)
-            if stage is None:
-                continue
-            s = stages[stage]
             notes = image.get("notes") if isinstance(image.get("notes"), list) else []
-            rows.append(FailureRow(image["index"], image["model"], str(variant), stage,
-                                   _num(s["pck_box"]), _num(s["pck_image"]), _num(s["iou"]),
-                                   _num(s["rotation_error"]), float(image["azimuth"]),
-                                   float(image["elevation"]), tuple(str(n) for n in notes)))
+            rows.append(FailureRow(image["index"], image["model"], str(variant),
+                                   stage or FAILED,
+                                   *_scores(stages[stage] if stage is not None else None),
+                                   float(image["azimuth"]), float(image["elevation"]),
+                                   tuple(str(n) for n in notes)))
     return rows
 
 
@@ -199,4 +208,7 @@ def load_report(path: str | Path) -> FailureReport:
     steps = settings.get("steps")
     steps = steps if isinstance(steps, int) and not isinstance(steps, bool) and steps >= 0 \
         else DEFAULT_STEPS
-    return FailureReport(category, tuple(rows), render_settings(doc, rows), steps, path)
+    objective = settings.get("objective")
+    objective = objective if objective in ("auto", "fast", "soft") else "auto"
+    return FailureReport(category, tuple(rows), render_settings(doc, rows), steps, path,
+                         objective)

@@ -45,7 +45,7 @@ from ui.image_annotation.records import ABSENT, STATES, VISIBLE, ImagePoint, Ima
 from ui.pending_edits import Outcome, PendingEdit, PendingEdits
 from ui.project_controller import ProjectController
 from ui.undo_commands import ChangeCommand
-from ui.workers import run_in_thread
+from ui.workers import start_kept
 
 OPEN_FIRST = "Open a project image first (Annotate > Image points > Open image)"
 
@@ -85,6 +85,8 @@ class ImageAnnotationController(QObject):
         self._index: SetIndex = {}
         self._index_key: tuple[str, str] | None = None  # (project target, category)
         self._workers: list = []
+        self._load_serial = 0  # counts open_image requests: only the latest one is shown
+        self._closed = False
         self.writes.applied.connect(self._on_applied)
         self.writes.rejected.connect(self._on_rejected)
         self.writes.restored.connect(lambda n: self.status.emit(
@@ -120,13 +122,22 @@ class ImageAnnotationController(QObject):
         def load() -> tuple[ImageInfo, np.ndarray]:
             return image_info(store, image_id), get_image(store, image_id)
 
+        self._load_serial += 1
+        serial = self._load_serial
+
+        def current() -> bool:  # the latest request, of this project, window not closed
+            return not self._closed and serial == self._load_serial and store is self.store
+
+        def done(result) -> None:
+            if current():
+                self.image_loaded.emit(*result)
+
+        def failed(exc: BaseException) -> None:
+            if current():
+                self.errors.report("Cannot open image", str(exc))
+
         self.status.emit("Loading image ...")
-        worker = run_in_thread(load, on_done=lambda r: self.image_loaded.emit(*r),
-                               on_error=lambda exc: self.errors.report("Cannot open image",
-                                                                       str(exc)))
-        self._workers.append(worker)
-        worker.finished.connect(lambda w=worker: self._workers.remove(w)
-                                if w in self._workers else None)
+        start_kept(self._workers, load, on_done=done, on_error=failed)
 
     def set_image(self, info: ImageInfo | None) -> None:
         """The image now shown (None: the view shows something else)."""
@@ -332,7 +343,9 @@ class ImageAnnotationController(QObject):
             self.status.emit("All of this annotator's points are on this image")
 
     def shutdown(self) -> None:
-        """Stop listening (the window closes); background reads finish on their own."""
+        """Stop listening (the window closes); background reads finish on their own and
+        their results are dropped."""
+        self._closed = True
         self._workers.clear()
 
 

@@ -30,6 +30,7 @@ class ImageList(QObject):
         self.category: str | None = None
         self.images: list[ImageInfo] = []
         self._workers: list = []
+        self._serial = 0  # counts listings: only the latest one is kept
         project.model_loaded.connect(self._on_model)
         project.project_opened.connect(lambda _t: self._set("", []))
 
@@ -39,9 +40,16 @@ class ImageList(QObject):
         store = self.project.store
         if store is None or not category:
             return
+        self._serial += 1
+        serial = self._serial
+
+        def current() -> bool:  # the latest listing, of this project
+            return serial == self._serial and store is self.project.store
+
         self._start(list_images, store, category,
-                    on_done=lambda images: self._set(category, images),
-                    on_error=lambda exc: self.errors.report("Cannot list images", str(exc)))
+                    on_done=lambda images: self._set(category, images) if current() else None,
+                    on_error=lambda exc: self.errors.report("Cannot list images", str(exc))
+                    if current() else None)
 
     def neighbour(self, image_id: int | None, delta: int) -> ImageInfo | None:
         """The image ``delta`` steps after ``image_id`` (wrapping; the first or last one

@@ -34,7 +34,9 @@ def ensure_set(store: ProjectStore, editor: KeypointEditor, category: str, numbe
     ids = annotator_sets(set_index(store, category), editor.actor.name)
     if number in ids:
         return ids[number]
-    cat_id = next(c.id for c in store.categories() if c.name == category)
+    cat_id = next((c.id for c in store.categories() if c.name == category), None)
+    if cat_id is None:
+        raise ValueError(f"no category {category!r} in the project any more")
     return editor.create_set(cat_id, number)
 
 

@@ -136,6 +136,7 @@ class PoseView(QWidget):
         self.events = None  # replaces iter_estimate_pose in runs when set (same arguments)
         self.update_ms = 0.0  # what the last live update cost the GUI thread (with repaint)
         self._update_start: float | None = None
+        self._scene_serial = 0  # counts the scenes shown (a deferred 3D set-up checks it)
         self.worker = PoseRunWorker(self)
         self._build_actions()
         self._build_ui()
@@ -384,6 +385,7 @@ class PoseView(QWidget):
                                      "image…")
         else:
             self.say(f"Loading the {category} template and the source image…")
+            self._update_start = None  # (a cost still measured from the last run's update)
             log = self.worker.start(lambda: _prepare(store, category, cached, kind, arg, seed),
                                     k=self.k_spin.value(), steps=steps,
                                     objective=self.objective_combo.currentText(),
@@ -402,6 +404,7 @@ class PoseView(QWidget):
             return False
         self._category, self.run_kind, self._notes = category, kind, ""
         self.run_params = dict(params)
+        self._update_start = None  # (a cost still measured from the last run's update)
         self.say(message)
         log = self.worker.start(prepare, context=True)
         self.timeline.set_log(log)
@@ -445,16 +448,18 @@ class PoseView(QWidget):
         # the 3D scene once the window has composed the 2D one, with the event loop
         # handling input in between: two zero timers (the first may fire in the same round
         # of timers as the composition's, the second cannot)
+        self._scene_serial += 1
+        serial = self._scene_serial
         QTimer.singleShot(0, lambda: QTimer.singleShot(
-            0, lambda: self._setup_3d(template, source.rgb, truth)))
+            0, lambda: self._setup_3d(template, source.rgb, truth, serial)))
         self._notes = notes = "; ".join(ready.notes)
         self.say(f"Running on {source.name} (mask: {source.mask_origin}; template "
                  f"{template.model}, points of {template.annotator})" +
                  (f"; {notes}" if notes else "") + "…")
         self.run_started.emit(source)
 
-    def _setup_3d(self, template: CategoryTemplate, rgb, truth) -> None:
-        if self._closed:
+    def _setup_3d(self, template: CategoryTemplate, rgb, truth, serial: int) -> None:
+        if self._closed or serial != self._scene_serial:  # another scene was shown since
             return
         self.scene3d.set_scene(template, rgb, truth)
         current = self.timeline.current()
@@ -469,6 +474,8 @@ class PoseView(QWidget):
         for record in records:
             log.append(record)
         self.run_kind, self.run_params, self._notes = kind, params, ""
+        self._scene_serial += 1  # a run's pending 3D set-up must not replace this scene
+        self._update_start = None
         self.template, self.source = template, source
         self.image_view.show_rgb(source.rgb)
         self.overlay.set_source(source.mask, source.truth, template.set_numbers)

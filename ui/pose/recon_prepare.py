@@ -131,6 +131,10 @@ def prepare_reconstruction(store, target, category: str, kind: str, arg, seed: i
                 predictor = given
                 predictor_note = (f"TTP on {given.count} 2D points {given.origin} (no image "
                                   f"predictor: the silhouette search finds the viewpoints)")
+        if not refine and predictor is None:
+            raise ValueError("a TTP solve needs 2D points: train the category's image "
+                             "networks, click points on a project image (Annotate > Image "
+                             "points), or use a synthetic view")
         run_steps = steps if refine else 0
         extra = {} if refine else {"screen": 0}
 

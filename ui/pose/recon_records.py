@@ -103,7 +103,8 @@ class ReconstructRecordMaker:
         elif isinstance(data, Reconstruction):
             keypoints = data.keypoints
             label = "stopped: best so far" if data.cancelled else \
-                f"done: start from {data.initial}, shape refined"
+                f"done: start from {data.initial}" + \
+                (", shape refined" if self.steps > 0 else " (not refined)")
         else:
             hyp = -1
             label = f"{event.stage} {event.step}"

@@ -1,8 +1,9 @@
 """Saved runs in the Pose dock: *Save run…* and *Runs…* (Run menu and dock buttons).
 
 *Save run…* asks for a name and stores the shown run's every step in the project
-(:func:`core.store.run_store.save_run`, kind ``"pose"`` or ``"reconstruction"``, the
-controls as ``params``, the final IoU and steps as ``summary``; the steps as plain fields,
+(:func:`core.store.run_store.save_run`, kind ``"pose"``, ``"search"``, ``"ttp"`` or
+``"reconstruction"``, the controls as ``params``, the final IoU and steps as ``summary``;
+the steps as plain fields,
 :mod:`ui.pose.saved_runs`). *Runs…* lists the category's saved runs: *Load* replays one in
 the timeline and both views, *Delete* removes it, *Compare* (two runs selected; *All
 categories* lists every category's runs) opens them side by side
