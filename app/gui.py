@@ -16,6 +16,9 @@ def run_gui(project: str | None = None, select: str | None = None,
     2 when the project or model could not be shown, 3 on timeout.
     """
     os.environ.setdefault("QT_API", "pyside6")
+    from app.qt_platform import choose_platform
+
+    choose_platform(os.environ)
     from PySide6.QtWidgets import QApplication
 
     from app.startup import StartupSession

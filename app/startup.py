@@ -19,6 +19,7 @@ from core.paths import demo_dir, demo_project_file
 from core.store.engine import is_url
 from ui.main_window import MainWindow
 from ui.session_state import last_model, last_project
+from ui.view_grab import grab_widget
 from ui.workers import run_in_thread
 
 
@@ -159,8 +160,7 @@ class StartupSession(QObject):
         app = QApplication.instance()
         for _ in range(5):
             app.processEvents()
-        self.window.mesh_view.plotter.render()
-        image = self.window.grab()
+        image = grab_widget(self.window)  # (renders the 3D views)
         path = self.screenshot
         path.parent.mkdir(parents=True, exist_ok=True)
         if not image.save(str(path), "PNG"):

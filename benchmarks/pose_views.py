@@ -27,7 +27,7 @@ record straight from a queued signal drains the whole backlog in one pass (Qt se
 events at once), so the GUI thread stalls for the whole run once the engine is ahead.
 
 Where the time goes (live path) is printed to stderr: the views' update methods, the VTK
-frame, and what an update cost the GUI thread until the window composed it.
+frame, and what an update cost the GUI thread until the 3D view had drawn it.
 """
 
 from __future__ import annotations
@@ -384,8 +384,7 @@ def _naive_run(view, probe: _Probe) -> dict:
 
 def _repaint_costs(view, n: int = 15) -> dict[str, list[float]]:
     """Synchronous costs (ms) of the views' update work, one at a time, with the run's last
-    record shown (where the time goes; printed, not a row). (A synchronous ``repaint()`` of
-    the 2D view is not timed: in a window composed with OpenGL it often returns at once.)"""
+    record shown (where the time goes; printed, not a row)."""
     from PySide6.QtWidgets import QApplication
 
     records = view.worker.log.snapshot()
@@ -401,6 +400,9 @@ def _repaint_costs(view, n: int = 15) -> dict[str, list[float]]:
         "3D view render": view.scene3d.render_now,
         "3D show_record (in place)": lambda: view.scene3d.show_record(records[-1]),
         "loss plot set_records + repaint": plot_refresh,
+        "2D view repaint": lambda: view.image_view.viewport().repaint(),
+        "status label setText + repaint": lambda: (view.status.setText(f"probe {time.time()}"),
+                                                   view.status.repaint()),
     }
     out: dict[str, list[float]] = {}
     for name, job in jobs.items():
@@ -414,15 +416,15 @@ def _repaint_costs(view, n: int = 15) -> dict[str, list[float]]:
 
 
 def _swap_costs(view, n: int = 10) -> dict[str, list[float]]:
-    """Event-loop costs (ms) from marking views dirty to the window's next composition (the
-    3D view's ``frameSwapped``): what a repaint pass costs beyond the views' own work."""
+    """Event-loop costs (ms) from marking views dirty to the 3D view's next frame (its VTK
+    render, in the paint pass that also paints the 2D view): what a repaint pass costs beyond
+    the views' own work."""
     from PySide6.QtCore import QEventLoop, QTimer
 
     records = [r for r in view.worker.log.snapshot() if r.stage == "refine"][-2:]
     jobs = {  # alternating between two steps, so that something changes every time
-        "compose: status label only": lambda i: view.status.setText(f"probe {i}"),
-        "compose: 3D view only": lambda i: view.scene3d.request_render(),
-        "compose: 2D + 3D (a live update)": lambda i: view.show_record(records[i % 2]),
+        "3D view only": lambda i: view.scene3d.request_render(),
+        "2D + 3D (a live update)": lambda i: view.show_record(records[i % 2]),
     }
     out: dict[str, list[float]] = {}
     for name, job in jobs.items():
@@ -503,7 +505,7 @@ def run(repeat: int = 3) -> list[Row]:
                   f"{view.image_view.viewport().width()}x{view.image_view.viewport().height()}"
                   f" px, 3D view {view.scene3d.width()}x{view.scene3d.height()} px, window "
                   f"{window.width()}x{window.height()} px", file=sys.stderr)
-            print(f"[pose_views] to the next composition: {_describe(_swap_costs(view))}",
+            print(f"[pose_views] to the next 3D frame: {_describe(_swap_costs(view))}",
                   file=sys.stderr)
         finally:
             pose_view_module.synthetic_source = synthetic_source

@@ -4,12 +4,11 @@ On a software-rendered display (Mesa under Xvfb, remote desktops) what a plot co
 repaint decides how smooth a live run feels. Measured on a 277 x 299 px plot (2-core machine,
 Xvfb): 15 ms a repaint with pyqtgraph's grid (``showGrid``, drawn by the axes with every
 tick line across the view), 1.6 ms without. Auto-ranging is also off: pyqtgraph fits the
-range while it paints, which marks the plot dirty again and costs a second window
-composition per refresh (so does a range change whose transform pyqtgraph applies only when
-it paints); :func:`fit_range` sets the range and its transform once, before the paint. The
-axes have fixed sizes: an axis that grows to fit wider tick labels re-lays the plot out while
-it paints (measured: clearing a plot of a run composed the window three times, once with
-fixed axes).
+range while it paints, which marks the plot dirty again and costs a second repaint per
+refresh (so does a range change whose transform pyqtgraph applies only when it paints);
+:func:`fit_range` sets the range and its transform once, before the paint. The axes have
+fixed sizes: an axis that grows to fit wider tick labels re-lays the plot out while it paints
+(measured: clearing a plot of a run repainted the window three times, once with fixed axes).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from core.geometry.surface import surface_point_xyz
 from tests.gui.conftest import open_and_show, visible_faces, widget_pos
+from ui.view_grab import grab_widget
 
 
 def _rows(window) -> list[tuple]:
@@ -50,7 +51,7 @@ def test_click_places_point_on_the_clicked_face(qtbot, main_window, project_copy
     assert np.linalg.norm(np.asarray(stored) - target) < 0.01 * diag
     assert np.allclose(stored, row[8:11])
     assert main_window.progress.state_of(name, 4) == 1  # the progress matrix shows it
-    main_window.grab().save(str(artifacts_dir / f"annotation_click_{name}.png"))
+    grab_widget(main_window).save(str(artifacts_dir / f"annotation_click_{name}.png"))
 
 
 def test_keys_absent_and_undo_redo_restore_exact_state(qtbot, main_window, project_copy):

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from core.geometry.surface import surface_point_xyz
 from tests.gui.conftest import open_and_show, visible_faces, widget_pos
+from ui.view_grab import grab_widget
 
 LEFT = Qt.MouseButton.LeftButton
 NO_MOD = Qt.KeyboardModifier.NoModifier
@@ -88,7 +89,7 @@ def test_drag_moves_point_along_surface_in_one_undo_step(qtbot, main_window, pro
     assert np.linalg.norm(_drawn_marker(view) - target) < 0.01 * diag
     assert _row(main_window, kp_id) == before
     assert _camera(view) == camera
-    main_window.grab().save(str(artifacts_dir / "drag_move_mid_drag.png"))
+    grab_widget(main_window).save(str(artifacts_dir / "drag_move_mid_drag.png"))
     QTest.mouseRelease(widget, LEFT, NO_MOD, end)
     qtbot.wait(20)
 

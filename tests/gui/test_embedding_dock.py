@@ -14,6 +14,7 @@ from PySide6.QtTest import QTest
 from core.store import ProjectStore
 from tests.gui.conftest import open_and_show
 from tests.screens import fraction_not_color, load_rgb
+from ui.view_grab import grab_widget
 
 CATEGORY = "mug"
 
@@ -67,7 +68,7 @@ def test_training_streams_into_plots_and_preview_then_hands_over(qtbot, main_win
     assert checkpoint_for(w.controller.target, CATEGORY) == str(outcome.best_checkpoint)
     qtbot.wait(300)  # the plots' throttled redraw
     path = artifacts_dir / "embedding_training_done.png"
-    assert dock.grab().save(str(path))
+    assert grab_widget(dock).save(str(path))
     img = load_rgb(path)
     assert fraction_not_color(img, (0, 0, img.shape[0], img.shape[1]), "#1e2227") > 0.2
 
@@ -144,7 +145,7 @@ def test_inspector_pick_shows_the_match_on_other_models(qtbot, main_window, mini
     assert np.linalg.norm(top - truth_b) < 0.2
     qtbot.wait(100)
     path = artifacts_dir / "embedding_inspector.png"
-    assert dock.grab().save(str(path))
+    assert grab_widget(dock).save(str(path))
     # every target subplot shows its model (Plotter.clear_actors would empty all of them)
     p = inspector.target_canvas.plotter
     drawn = [len(r.actors) for r in p.renderers][:len(result.maps)]

@@ -31,6 +31,7 @@ from core.shape_space.model import shape_space_paths
 from tests.gui.conftest import open_and_show
 from ui.failures.table_model import COLUMN
 from ui.pose.pose_view import IDLE
+from ui.view_grab import grab_widget
 
 CATEGORY = "mug"
 NAN = math.nan
@@ -159,7 +160,7 @@ def test_report_rows_sort_filter_and_bad_files(qtbot, main_window, tmp_path, art
     assert panel.proxy.rowCount() == 6
     table.sortByColumn(COLUMN["IoU"], Qt.SortOrder.AscendingOrder)
     qtbot.wait(50)
-    assert dock.grab().save(str(artifacts_dir / "failure_browser_report.png"))
+    assert grab_widget(dock).save(str(artifacts_dir / "failure_browser_report.png"))
 
     # bad files: a message naming the file, the table unchanged
     bad = tmp_path / "broken.json"
@@ -259,7 +260,7 @@ def test_background_evaluation_then_replay(qtbot, main_window, project_copy, tin
     assert result.report.settings["image_size"] == 128
     assert "Evaluated 2 images" in panel.status.text()
     qtbot.wait(50)
-    assert window.failures.grab().save(str(artifacts_dir / "failure_browser.png"))
+    assert grab_widget(window.failures).save(str(artifacts_dir / "failure_browser.png"))
 
     panel.table.sortByColumn(COLUMN["Rot. err. (°)"], Qt.SortOrder.DescendingOrder)
     row = panel.shown_rows()[0]
@@ -278,7 +279,7 @@ def test_background_evaluation_then_replay(qtbot, main_window, project_copy, tin
     assert (view.source.rgb == again.rgb[0]).all()
     qtbot.waitUntil(lambda: view.plot.points == len(kept.records), timeout=3000)  # curves
     qtbot.wait(100)
-    assert window.grab().save(str(artifacts_dir / "failure_browser_window.png"))
+    assert grab_widget(window).save(str(artifacts_dir / "failure_browser_window.png"))
 
     # Stop cancels an evaluation
     with qtbot.waitSignal(panel.evaluation_finished, timeout=60000) as done:

@@ -19,6 +19,7 @@ from tests.screens import count_palette_pixels
 from ui.guide_panel import HIGHLIGHT_SCALE, LOADING, NO_TEMPLATE
 from ui.palette import SET_PALETTE
 from ui.template_actions import category_id
+from ui.view_grab import grab_widget
 
 ANNOTATOR = "annotator_01"
 
@@ -100,8 +101,8 @@ def test_template_action_guide_markers_and_undo(qtbot, main_window, project_copy
     assert guide.scene.info.id == model_id  # same category: the guide stays
     w.annotation.select_set(int(numbers[2]))
     qtbot.wait(100)
-    w.grab().save(str(artifacts_dir / "guide_panel.png"))
-    shot = guide.plotter.interactor.grab().toImage()
+    grab_widget(w).save(str(artifacts_dir / "guide_panel.png"))
+    shot = grab_widget(guide.plotter.interactor).toImage()
     shot.save(str(artifacts_dir / "guide_panel_view.png"))
     from tests.screens import load_rgb
     img = load_rgb(artifacts_dir / "guide_panel_view.png")

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication
 from core.store import ProjectStore
 from core.store.image_store import add_image, image_keypoints, set_image_keypoint
 from tests.gui.conftest import open_and_show
+from ui.view_grab import grab_widget
 
 W, H = 320, 240  # not square, so swapped axes show
 LEFT = Qt.MouseButton.LeftButton
@@ -193,8 +194,8 @@ def test_place_move_state_undo_redo(qtbot, main_window, image_project, artifacts
     assert {m.point.number: m.state for m in ui.markers.markers.values()} == \
         {0: "visible", 4: "occluded", 1: "visible"}
     qtbot.wait(50)
-    main_window.grab().save(str(artifacts_dir / "image_annotation.png"))
-    view.grab().save(str(artifacts_dir / "image_annotation_view.png"))
+    grab_widget(main_window).save(str(artifacts_dir / "image_annotation.png"))
+    grab_widget(view).save(str(artifacts_dir / "image_annotation_view.png"))
 
 
 def test_store_errors_are_reported_and_nothing_saved_is_lost(qtbot, main_window,

@@ -13,6 +13,7 @@ from tests.screens import count_palette_pixels, fraction_not_color, load_rgb, re
 from ui.image_view import ImageView
 from ui.mesh_view import BACKGROUND
 from ui.palette import SET_PALETTE
+from ui.view_grab import grab_widget
 
 
 def test_demo_project_shows_model_and_keypoints(qtbot, main_window, demo_project, artifacts_dir):
@@ -26,7 +27,7 @@ def test_demo_project_shows_model_and_keypoints(qtbot, main_window, demo_project
     assert len(main_window.browser.model_names("mug")) == 24
     main_window.mesh_view.plotter.render()
     path = artifacts_dir / "main_window_demo_airplane.png"
-    assert main_window.grab().save(str(path))
+    assert grab_widget(main_window).save(str(path))
     img = load_rgb(path)
     box = region_of_color(img, BACKGROUND)
     assert box is not None, "3D view background not found in the screenshot"
@@ -118,7 +119,7 @@ def test_image_view_opens_zooms_and_rejects_broken(qtbot, main_window, tmp_path,
         main_window.file_actions.open_image(str(broken))
     assert "broken.jpg" in sig.args[1]
     assert view.path == str(img)  # the good image stays
-    main_window.grab().save(str(artifacts_dir / "main_window_image.png"))
+    grab_widget(main_window).save(str(artifacts_dir / "main_window_image.png"))
 
 
 def test_menus_docks_and_shortcuts(main_window):

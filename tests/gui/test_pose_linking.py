@@ -39,6 +39,7 @@ from ui.pose.export import (
     qimage_rgb,
 )
 from ui.pose.link_marks import PROBE_COLOR, SELECT_COLOR
+from ui.view_grab import grab_widget
 
 STEPS = 6
 
@@ -180,7 +181,7 @@ def test_linked_hover_click_and_scrub(qtbot, main_window, project_copy, artifact
         view.linker.click_mesh(int(hidden[0]), centres[hidden[0]])
         assert marks2d.probe_mark()[2] == "occluded" and "hidden" in view.link_info.text()
     view.scene3d.render_now()
-    assert view.grab().save(str(artifacts_dir / "pose_linking_mesh_click.png"))
+    assert grab_widget(view).save(str(artifacts_dir / "pose_linking_mesh_click.png"))
 
     # -- a known pose (the synthetic view's true camera): a click at a semantic point's
     # projection selects that set; the 3D hit is within a small distance of the point
@@ -211,14 +212,14 @@ def test_linked_hover_click_and_scrub(qtbot, main_window, project_copy, artifact
         view.linker.click_image(*known.uv[k2])
         assert state.selected == k2 and np.linalg.norm(state.probe.xyz - t.points[k2]) < 1e-4
     view.scene3d.render_now()
-    assert view.grab().save(str(artifacts_dir / "pose_linking_known_pose_click.png"))
+    assert grab_widget(view).save(str(artifacts_dir / "pose_linking_known_pose_click.png"))
     # (for people to look at: the 3D view zoomed onto the mesh, the selected set's halo)
     plotter = view.scene3d.plotter
     camera_position = plotter.camera_position
     plotter.reset_camera(render=False, bounds=np.ravel(np.column_stack(
         [v.min(axis=0), v.max(axis=0)])).tolist())
     view.scene3d.render_now()
-    assert view.scene3d.grab().save(str(artifacts_dir / "pose_linking_3d_selected.png"))
+    assert grab_widget(view.scene3d).save(str(artifacts_dir / "pose_linking_3d_selected.png"))
     plotter.camera_position = camera_position
 
     # -- a click off the object: the ray misses, nothing is selected

@@ -22,6 +22,7 @@ from core.reconstruct.resources import SHAPE_SPACE_NAME
 from core.shape_space.model import shape_space_paths
 from tests.gui.conftest import open_pose_dock
 from ui.pose.pose_view import IDLE
+from ui.view_grab import grab_widget
 
 CATEGORY = "mug"
 SEED = 3
@@ -68,7 +69,7 @@ def _reconstruct(qtbot, view, steps: int = 15):
 
 
 def _save(widget, path) -> None:
-    assert widget.grab().save(str(path)), f"cannot save {path}"
+    assert grab_widget(widget).save(str(path)), f"cannot save {path}"
 
 
 def test_reconstruction_run_scrub_save_load(qtbot, main_window, project_copy, tiny_space,

@@ -27,6 +27,7 @@ from ui.mesh_view import BACKGROUND
 from ui.palette import SET_PALETTE
 from ui.pose.pose_view import IDLE, PAUSED, RUNNING
 from ui.pose.scene_3d import frustum_points
+from ui.view_grab import grab_widget
 
 CATEGORY = "airplane"
 SEED = 7  # which held-out synthetic view (azimuth -134, elevation 24)
@@ -88,41 +89,12 @@ def _start(qtbot, view, steps: int, k: int = 1):
     return view.worker.log
 
 
-def _measured_run(qtbot, view, parent) -> tuple[float, float]:
-    """One more run (30 steps), only measured: its longest GUI stalls (ms) until the 3D view
-    first drew after the run started (the set-up), and after that."""
-    probe, started, drawn = StallProbe(parent), [], []
-
-    def on_started(_source) -> None:
-        started.append(time.perf_counter())
-
-    def on_frame() -> None:
-        if started and not drawn:
-            drawn.append(time.perf_counter())
-
-    view.run_started.connect(on_started)
-    view.scene3d.rendered.connect(on_frame)
-    probe.start()
-    try:
-        with qtbot.waitSignal(view.run_finished, timeout=120000) as done:
-            assert view.run(k=1, steps=30, objective="fast")
-        assert done.args[0].status == "done", done.args[0].message
-    finally:
-        probe.stop()
-        view.run_started.disconnect(on_started)
-        view.scene3d.rendered.disconnect(on_frame)
-    qtbot.waitUntil(lambda: view.state == IDLE, timeout=5000)
-    cut = drawn[0] if drawn else float("inf")
-    return (max((g for g, t in probe.gaps if t <= cut), default=0.0),
-            max((g for g, t in probe.gaps if t > cut), default=0.0))
-
-
 def _refine_index(log, step: int) -> int:
     return next(r.index for r in log if r.stage == "refine" and r.step == step)
 
 
 def _save(widget, path) -> None:
-    assert widget.grab().save(str(path)), f"cannot save {path}"
+    assert grab_widget(widget).save(str(path)), f"cannot save {path}"
 
 
 def test_live_run_pause_step_resume_scrub(qtbot, main_window, project_copy, artifacts_dir):
@@ -209,12 +181,9 @@ def test_live_run_pause_step_resume_scrub(qtbot, main_window, project_copy, arti
     worst = sorted(probe.gaps, reverse=True)[:8]
     print("worst gaps (ms, s after start):",
           [(round(g), round(t - t0, 2)) for g, t in worst])
-    # The issue's goal: no stall over 100 ms during a run. Measured on an idle 2-core
-    # machine under Xvfb (final code): 61-92 ms once the run's scene is drawn, 48-67 ms for
-    # the one-time scene set-up (image, template actors, texture), which gets 150 ms. On a
-    # loaded machine a window composition costs more (one CI run: 150 ms once); a run over
-    # the limits is measured once more, alone, at the end of this test, and that run must
-    # keep them.
+    # The issue's goal: no stall over 100 ms during a run, the scene's set-up included.
+    # Measured on an idle 2-core machine under Xvfb, with the 3D views in native windows
+    # (pyvistaqt 0.11): 39-41 ms for the set-up and once the scene is drawn.
     setup = max((g for g, t in probe.gaps if t <= first_shown[0]), default=0.0)
     steady = max(g for g, t in probe.gaps if t > first_shown[0])
     print(f"scene setup stall max {setup:.0f} ms, steady max {steady:.0f} ms")
@@ -248,12 +217,8 @@ def test_live_run_pause_step_resume_scrub(qtbot, main_window, project_copy, arti
     view.timeline.follow.setChecked(True)
     np.testing.assert_allclose(view.overlay.point_positions(), records[-1].uv)
 
-    if steady >= 100.0 or setup >= 150.0:  # see above
-        setup, steady = _measured_run(qtbot, view, w)
-        print(f"measured again: scene setup stall max {setup:.0f} ms, steady max "
-              f"{steady:.0f} ms")
     assert steady < 100.0, f"the GUI thread stalled {steady:.0f} ms during the run"
-    assert setup < 150.0, f"setting the views up stalled {setup:.0f} ms"
+    assert setup < 100.0, f"setting the views up stalled {setup:.0f} ms"
 
 
 def test_closing_the_dock_or_window_cancels_the_run(qtbot, main_window, project_copy):

@@ -21,6 +21,7 @@ from core.store.schema import Role
 from tests.gui.conftest import open_and_show
 from ui.qa import install_qa, overlay
 from ui.qa.checkpoints import checkpoint_for
+from ui.view_grab import grab_widget
 
 CATEGORY = "chair"
 MODEL = "chair_005"  # annotator_00 has several sets missing here (demo project)
@@ -88,7 +89,7 @@ def test_suggestion_ghost_heatmap_enter_undo_redo(qtbot, main_window, project_co
     np.testing.assert_array_equal(np.asarray(drawn.point_data["heatmap"]),
                                   ref.heatmap.astype(np.float32)[ids])
     np.testing.assert_array_equal(w.mesh_view.heatmap(), ref.heatmap.astype(np.float32))
-    w.grab().save(str(artifacts_dir / "qa_suggestion_heatmap.png"))
+    grab_widget(w).save(str(artifacts_dir / "qa_suggestion_heatmap.png"))
 
     # "Show heatmap" off: plain mesh colour, ghost stays
     qa.actions["actionShowHeatmap"].setChecked(False)
@@ -131,7 +132,7 @@ def test_suggestion_ghost_heatmap_enter_undo_redo(qtbot, main_window, project_co
     assert w.annotation.current_set == numbers[1]
     qtbot.waitUntil(lambda: s.current is not None and s.current.set_id == set_ids[1],
                     timeout=20000)
-    w.grab().save(str(artifacts_dir / "qa_suggestion_next.png"))
+    grab_widget(w).save(str(artifacts_dir / "qa_suggestion_next.png"))
 
     stack.undo()
     _assert_same(_arrays(store), before)
@@ -233,7 +234,7 @@ def test_review_queue_finds_swaps_flags_and_resolves(qtbot, main_window, project
     arrays = _arrays(store)
     point = arrays["xyz"][tuple(np.argwhere(arrays["keypoint_ids"] == first.keypoint_id)[0])]
     np.testing.assert_allclose(w.mesh_view.plotter.camera.focal_point, point, atol=1e-9)
-    w.grab().save(str(artifacts_dir / "qa_review_highlight.png"))
+    grab_widget(w).save(str(artifacts_dir / "qa_review_highlight.png"))
 
     # Flag the top two checks: written to the project as open flags
     _select_rows(table, [0, 1])
@@ -264,7 +265,7 @@ def test_review_queue_finds_swaps_flags_and_resolves(qtbot, main_window, project
     assert "Resolved 1 flag" in _status(w)
     w.resizeDocks([qa.review_dock], [330], Qt.Orientation.Vertical)
     qtbot.wait(50)
-    w.grab().save(str(artifacts_dir / "qa_review_dock.png"))
+    grab_widget(w).save(str(artifacts_dir / "qa_review_dock.png"))
 
 
 def test_agreement_table_matches_the_engine(qtbot, main_window, project_copy, artifacts_dir):
@@ -295,4 +296,4 @@ def test_agreement_table_matches_the_engine(qtbot, main_window, project_copy, ar
     qa.agreement.table.sortByColumn(4, Qt.SortOrder.DescendingOrder)  # Mean spread
     w.resizeDocks([qa.agreement_dock], [330], Qt.Orientation.Vertical)
     qtbot.wait(50)
-    w.grab().save(str(artifacts_dir / "qa_agreement_dock.png"))
+    grab_widget(w).save(str(artifacts_dir / "qa_agreement_dock.png"))

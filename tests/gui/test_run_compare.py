@@ -22,6 +22,7 @@ from tests.gui.conftest import open_pose_dock
 from ui.pose.compare_data import shown_indices
 from ui.pose.pose_view import IDLE
 from ui.pose.saved_runs import steps_of
+from ui.view_grab import grab_widget
 
 CATEGORY = "airplane"
 
@@ -138,7 +139,7 @@ def test_compare_two_saved_runs(qtbot, main_window, project_copy, artifacts_dir)
     window.slider.setValue(longer // 2)
     qtbot.wait(100)
     path = artifacts_dir / "run_compare.png"
-    assert window.grab().save(str(path))
+    assert grab_widget(window).save(str(path))
     window.close()
     dialog.close()
 

@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
 from tests.gui.conftest import open_and_show, visible_faces, widget_pos
+from ui.view_grab import grab_widget
 
 LEFT = Qt.MouseButton.LeftButton
 NO_MOD = Qt.KeyboardModifier.NoModifier
@@ -111,7 +112,7 @@ def test_lost_database_banner_queues_clicks_and_recovers(qtbot, main_window, pro
             qtbot.waitUntil(lambda: writes.attempts > tries, timeout=5000)
             assert banner.isVisible() and writes.count == 2
         assert _points(locker, model_id) == before
-        main_window.grab().save(str(artifacts_dir / f"store_banner_{outage}.png"))
+        grab_widget(main_window).save(str(artifacts_dir / f"store_banner_{outage}.png"))
     finally:
         locker.execute("ROLLBACK")  # the database is back
         locker.close()

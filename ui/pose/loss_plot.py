@@ -2,10 +2,8 @@
 timeline index, with a vertical line at the step the views show.
 
 Refreshes are coalesced (:meth:`LossPlot.request`): at most every :data:`REFRESH_MS`,
-in an event-loop pass of their own. On a software-rendered display every repaint of the
-window costs a whole composition (10-25 ms under Xvfb); when a pass changed two graphics
-scenes (this plot and the 2D view), the window composed twice in a row without the event
-loop running in between. The plot paints in ~2 ms (:mod:`ui.live_plot`).
+in an event-loop pass of their own, so that a pass never paints the plot, the 2D view and
+the 3D view together. The plot paints in ~2 ms (:mod:`ui.live_plot`).
 """
 
 from __future__ import annotations

@@ -445,9 +445,9 @@ class PoseView(QWidget):
         self.link.set_template(template)
         self.exports.update_actions()
         truth = source.truth.geometry if source.truth is not None else None
-        # the 3D scene once the window has composed the 2D one, with the event loop
+        # the 3D scene once the window has painted the 2D one, with the event loop
         # handling input in between: two zero timers (the first may fire in the same round
-        # of timers as the composition's, the second cannot)
+        # of timers as the paint's, the second cannot)
         self._scene_serial += 1
         serial = self._scene_serial
         QTimer.singleShot(0, lambda: QTimer.singleShot(
@@ -518,8 +518,8 @@ class PoseView(QWidget):
     def _on_step(self, record: StepRecord) -> None:
         """A throttled update: the views when the timeline follows (2D and 3D drawn in the
         same paint pass, the timeline after them: see :meth:`show_record`), the plot soon
-        (its own pass). What the update cost the GUI thread, until the window finished
-        composing it (the 3D view's ``frameSwapped``), paces the next ones
+        (its own pass). What the update cost the GUI thread, until the 3D view had drawn it
+        (its ``frame_swapped``), paces the next ones
         (:meth:`PoseRunWorker.report_update_cost`)."""
         if self._closed:
             return
@@ -530,12 +530,13 @@ class PoseView(QWidget):
             self.show_record(record)  # (while hidden too: nothing is painted then)
         self.timeline.advance(record)  # after the scenes' changes (see show_record)
         if shown and self.isVisible() and self.scene3d.plotter is not None:
-            self._update_start = start  # the cost is known when the window composed
+            self._update_start = start  # the cost is known when the 3D view has drawn
             return
         self._report_cost(start)
 
     def _on_frame_swapped(self) -> None:
-        """The window composed the 3D view (and the rest of an update): pace by its cost."""
+        """The 3D view drew the update (the 2D view painted in the same pass): pace by its
+        cost."""
         if self._update_start is not None:
             self._report_cost(self._update_start)
 
@@ -549,9 +550,8 @@ class PoseView(QWidget):
 
         The 2D scene changes first: a graphics scene processes its changes in a queued
         call, and if a directly repainted widget (the 3D view, a label) had asked the window
-        to repaint before that call was queued, the window would compose twice, each
-        composition costing the whole window on a software-rendered display. For the same
-        reason the plot (another graphics scene) is refreshed in a pass of its own."""
+        to repaint before that call was queued, the window would repaint twice. The plot
+        (another graphics scene) is refreshed in a pass of its own."""
         if self._closed:
             return
         self._show_views(record)

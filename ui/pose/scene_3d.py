@@ -5,9 +5,10 @@ annotation and pose runs keep their own cameras and the per-step renders stay sm
 Set up once per run (:meth:`PoseScene3D.set_scene`); per step only the 5 frustum points and
 the 4 image-plane corners change (and, in a reconstruction, the mesh's vertices and the
 point spheres: the step's shape), in place in the drawn ``vtkPolyData``, and the widget is
-marked for repaint: the VTK render happens in the widget's ``paintGL`` during Qt's next paint
-pass, together with the other views' changes (one window composition per update; calling
-``plotter.render()`` as well would render twice, once now and once in ``paintGL``). The
+marked for repaint: the VTK render happens in the widget's ``paintEvent`` during Qt's next
+paint pass, together with the other views' changes (calling ``plotter.render()`` as well
+would render twice). The view is a native window drawn by VTK (pyvistaqt 0.11), so its frame
+costs only its own pixels, not a composition of the whole main window. The
 update rate is the run worker's (at most ~30 a second, paced to the measured cost of an
 update); nothing renders while the widget is hidden. ``frames`` / ``last_frame_ms`` count and
 time the VTK renders (render window Start/End events). For the same reason the view draws
@@ -40,6 +41,7 @@ from core.pose.category_template import CategoryTemplate
 from ui.mesh_view import BACKGROUND, MESH_COLOR
 from ui.palette import set_colors
 from ui.pose.records import CameraGeometry, StepRecord
+from ui.view_grab import render_view_image
 
 FRUSTUM_COLOR = "#ffd400"
 TRUTH_COLOR = "#3ddc84"
@@ -61,7 +63,7 @@ class PoseScene3D(QWidget):
     """Template, semantic points and live camera frustum (see the module docstring)."""
 
     rendered = Signal()
-    frame_swapped = Signal()  # the window's composition with this view finished
+    frame_swapped = Signal()  # a frame of this view is on screen (VTK swapped its buffers)
     scene_ready = Signal()  # a run's scene is drawn (mesh, points, frustum, image)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -109,7 +111,7 @@ class PoseScene3D(QWidget):
         self.layout().addWidget(plotter.interactor, 1)
         plotter.ren_win.AddObserver("StartEvent", self._frame_started)
         plotter.ren_win.AddObserver("EndEvent", self._frame_ended)
-        plotter.frameSwapped.connect(self.frame_swapped)  # (a QOpenGLWidget signal)
+        self.rendered.connect(self.frame_swapped)  # VTK swaps its own window's buffers
         self.plotter = plotter
         if self._pending is not None:
             pending, record, self._pending = self._pending, self.record, None
@@ -350,7 +352,7 @@ class PoseScene3D(QWidget):
         if self.plotter is None or self._closed or not self.isVisible():
             return None
         self.plotter.renderer.ResetCameraClippingRange()
-        return self.plotter.interactor.grabFramebuffer()
+        return render_view_image(self.plotter)
 
     # --------------------------------------------------------------- rendering
     def request_render(self) -> None:
