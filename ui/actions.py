@@ -57,13 +57,18 @@ def add_dock_toggle(window: QMainWindow, dock: QDockWidget, object_name: str,
 
 
 class CloseWatcher(QObject):
-    """Calls ``on_close`` when the window receives its close event (panels installed on a
-    window stop their threads this way)."""
+    """Calls ``on_close`` when the window closes (panels installed on a window stop their
+    threads this way): on its ``closing`` signal when it has one (the main window emits it
+    once a close is sure, after asking about unsaved edits), else on its close event."""
 
     def __init__(self, window: QMainWindow, on_close: Callable[[], None]) -> None:
         super().__init__(window)
         self._on_close = on_close
-        window.installEventFilter(self)
+        closing = getattr(window, "closing", None)
+        if closing is not None:
+            closing.connect(on_close)
+        else:
+            window.installEventFilter(self)
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt override)
         if event.type() == QEvent.Type.Close:

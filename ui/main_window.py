@@ -6,7 +6,7 @@ It holds no project state and no undo history: those live in the
 
 from __future__ import annotations
 
-from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtCore import QByteArray, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMessageBox, QWidget
 
@@ -15,6 +15,7 @@ from ui import settings as app_settings
 from ui.actions import new_action
 from ui.annotate_actions import AnnotateActions
 from ui.annotation_controller import AnnotationController
+from ui.close_guard import confirm_close
 from ui.embeddings import install_embeddings
 from ui.error_reporter import ErrorReporter
 from ui.failures import install_failure_browser
@@ -39,6 +40,8 @@ WINDOW_TITLE = "CorrStudio"
 
 class MainWindow(QMainWindow):
     """CorrStudio's main window."""
+
+    closing = Signal()  # the window closes (after the unsaved-edits question)
 
     def __init__(self, show_dialogs: bool = True, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -214,7 +217,12 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         if not self._closed:
+            queues = (self.annotation.writes, self.image_annotation.controller.writes)
+            if not confirm_close(self, queues, ask=self.errors.show_dialogs):
+                event.ignore()  # edits still wait for the database: the window stays
+                return
             self._closed = True
+            self.closing.emit()  # installed panels stop their threads (CloseWatcher)
             self.save_layout()
             self.session.save()
             self.pose_dock.shutdown()  # cancels a pose run and waits for its thread

@@ -332,10 +332,44 @@ def stage_scores(last: dict, done, gt_uv: np.ndarray, gt_visible: np.ndarray,
     return scores
 
 
-def _evaluate_view(space, predictor, views, i: int, variants: list[str], steps: int,
-                   kwargs: dict) -> tuple[ImageResult, dict[str, object]]:
+class VariantRun:
+    """What one reconstruction of a view (one variant) left for scoring, filled while its
+    events stream through :func:`variant_events`: the last event with a camera per stage
+    (``last``), the final :class:`~core.reconstruct.records.Reconstruction` (``done``, None
+    when it failed), the failure's message and the wall time (s)."""
+
+    def __init__(self, variant: str) -> None:
+        self.variant = variant
+        self.last: dict[str, object] = {}
+        self.done = None
+        self.failure: str | None = None
+        self.seconds = 0.0
+
+
+def variant_events(run: VariantRun, rgb, mask, space, predictor, steps: int,
+                   **kwargs) -> Iterator[object]:
+    """Reconstruct one view (``iter_reconstruct``'s arguments), yield its events and record
+    in ``run`` what scoring needs. A reconstruction error ends the run as failed (recorded,
+    not raised): that view and variant fail, the rest go on."""
     from core.reconstruct.errors import ReconstructionError
     from core.reconstruct.pipeline import iter_reconstruct
+
+    t = time.perf_counter()
+    try:
+        for event in iter_reconstruct(rgb, mask, space, predictor, steps=steps, **kwargs):
+            yield event
+            if event.stage in STAGES and event.camera is not None:
+                run.last[event.stage] = event
+            if event.stage == "done":
+                run.done = event.data
+    except ReconstructionError as exc:
+        run.failure = f"{run.variant}: {exc}"
+        run.last, run.done = {}, None
+    run.seconds = time.perf_counter() - t
+
+
+def _evaluate_view(space, predictor, views, i: int, variants: list[str], steps: int,
+                   kwargs: dict) -> tuple[ImageResult, dict[str, object]]:
     from core.reconstruct.records import Reconstruction
 
     rgb, mask = views.rgb[i], views.masks[i]
@@ -349,21 +383,14 @@ def _evaluate_view(space, predictor, views, i: int, variants: list[str], steps: 
     failures: list[str] = []
     for variant in variants:
         pred = _variant_predictor(variant, predictor, space.labels, gt_uv, gt_vis, bins)
-        t = time.perf_counter()
-        last: dict[str, object] = {}
-        done = None
-        try:
-            for event in iter_reconstruct(rgb, mask, space, pred, steps=steps, **kwargs):
-                if event.stage in STAGES and event.camera is not None:
-                    last[event.stage] = event
-                if event.stage == "done":
-                    done = event.data
-        except ReconstructionError as exc:  # this view and variant fail; the rest go on
-            failures.append(f"{variant}: {exc}")
-            last, done = {}, None
-        seconds[variant] = time.perf_counter() - t
-        scores = stage_scores(last, done, gt_uv, gt_vis, mask, truth)
-        stages[variant] = scores
+        run = VariantRun(variant)
+        for _event in variant_events(run, rgb, mask, space, pred, steps, **kwargs):
+            pass
+        if run.failure is not None:
+            failures.append(run.failure)
+        done = run.done
+        seconds[variant] = run.seconds
+        stages[variant] = stage_scores(run.last, done, gt_uv, gt_vis, mask, truth)
         done_by_variant[variant] = done
         if variant == "full" or (variant == "search" and "full" not in variants):
             notes = tuple(getattr(done, "notes", ()) or ())

@@ -19,13 +19,14 @@ import numpy as np
 
 from core.cameras import PerspectiveCamera
 from core.image_eval.evaluate import (
-    STAGES,
     VARIANTS,
     EvalProgress,
     EvalReport,
     ImageResult,
+    VariantRun,
     _variant_predictor,
     stage_scores,
+    variant_events,
 )
 
 
@@ -38,8 +39,6 @@ class ViewEvent:
     event: object  # core.reconstruct.records.ReconstructEvent
 
 
-
-
 def iter_evaluate_traced(space, predictor, views, variants: Sequence[str] = ("search",),
                          steps: int = 40, cancel=None, **reconstruct_kwargs
                          ) -> Iterator[ViewEvent | EvalProgress | EvalReport]:
@@ -50,9 +49,6 @@ def iter_evaluate_traced(space, predictor, views, variants: Sequence[str] = ("se
         ValueError: views without masks or cameras, an unknown variant, or a variant that
             needs the image networks without a ``predictor``.
     """
-    from core.reconstruct.errors import ReconstructionError
-    from core.reconstruct.pipeline import iter_reconstruct
-
     if views.masks is None or len(views.cameras) != len(views):
         raise ValueError("the views need their masks and cameras (render_views(..., "
                          "keep_masks=True))")
@@ -76,26 +72,19 @@ def iter_evaluate_traced(space, predictor, views, variants: Sequence[str] = ("se
         stages, seconds, notes, failures = {}, {}, (), []
         for variant in variants:
             pred = _variant_predictor(variant, predictor, space.labels, gt_uv, gt_vis, bins)
-            t = time.perf_counter()
-            last: dict = {}
-            done = None
-            try:
-                for event in iter_reconstruct(rgb, mask, space, pred, steps=steps,
-                                              cancel=cancel, **reconstruct_kwargs):
-                    yield ViewEvent(i, variant, event)
-                    if event.stage in STAGES and event.camera is not None:
-                        last[event.stage] = event
-                    if event.stage == "done":
-                        done = event.data
-            except ReconstructionError as exc:  # this view and variant fail; the rest go on
-                failures.append(f"{variant}: {exc}")
-                last, done = {}, None
+            run = VariantRun(variant)
+            for event in variant_events(run, rgb, mask, space, pred, steps, cancel=cancel,
+                                        **reconstruct_kwargs):
+                yield ViewEvent(i, variant, event)
+            if run.failure is not None:
+                failures.append(run.failure)
+            done = run.done
             if getattr(done, "cancelled", False) or (
                     cancel is not None and getattr(cancel, "cancelled", False)):
                 cancelled = True
                 break
-            seconds[variant] = time.perf_counter() - t
-            stages[variant] = stage_scores(last, done, gt_uv, gt_vis, mask, truth)
+            seconds[variant] = run.seconds
+            stages[variant] = stage_scores(run.last, done, gt_uv, gt_vis, mask, truth)
             if variant == variants[0]:
                 notes = tuple(getattr(done, "notes", ()) or ())
         if cancelled:

@@ -123,7 +123,15 @@ def test_reconstruction_run_scrub_save_load(qtbot, main_window, project_copy, ti
     assert listing.count() >= 1 and "mug reconstruction" in listing.item(0).text()
     assert [r.id for r in view.library.runs()][0] == info.id
     dialog.close()
+    # other controls chosen since; loading the run shows the controls it ran with
+    view.kind_combo.setCurrentIndex(view.kind_combo.findData("pose"))
+    view.seed_spin.setValue(view.seed_spin.value() + 5)
+    view.steps_spin.setValue(view.steps_spin.value() + 7)
     assert view.library.load(info.id)
+    assert view.kind_combo.currentData() == "reconstruction"
+    assert view.seed_spin.value() == info.params["seed"]
+    assert view.steps_spin.value() == info.params["steps"]
+    assert view.source_combo.currentData() == "synthetic"
     replay = view.timeline.log.snapshot()
     assert len(replay) == len(log)
     last = replay[-1]

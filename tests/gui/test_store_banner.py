@@ -58,6 +58,34 @@ def _apart(view, faces, taken: list, min_px: float = 40.0):
     raise AssertionError("no free visible face")
 
 
+def _close_answering(qtbot, window, button_text: str) -> str:
+    """Close ``window`` (asking as the app does) and press ``button_text`` in the
+    unsaved-changes box; returns the box's text."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from ui.close_guard import CLOSE_BOX_NAME
+
+    seen: list[str] = []
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox) or box.objectName() != CLOSE_BOX_NAME:
+            QTimer.singleShot(20, answer)
+            return
+        seen.append(box.text())
+        next(b for b in box.buttons() if b.text() == button_text).click()
+
+    window.errors.show_dialogs = True
+    try:
+        QTimer.singleShot(0, answer)
+        window.close()
+    finally:
+        window.errors.show_dialogs = False
+    assert seen, "the window closed without asking"
+    return seen[0]
+
+
 def test_lost_database_banner_queues_clicks_and_recovers(qtbot, main_window, project_copy,
                                                          artifacts_dir, outage):
     open_and_show(qtbot, main_window, project_copy, "mug")
@@ -113,6 +141,13 @@ def test_lost_database_banner_queues_clicks_and_recovers(qtbot, main_window, pro
             assert banner.isVisible() and writes.count == 2
         assert _points(locker, model_id) == before
         grab_widget(main_window).save(str(artifacts_dir / f"store_banner_{outage}.png"))
+
+        # closing now would lose the waiting changes: the window asks, and stays open
+        asked = _close_answering(qtbot, main_window, "Keep the window open")
+        assert "2 changes could not be saved yet" in asked
+        assert main_window.isVisible() and writes.count == 2
+        assert not main_window.image_annotation.controller._closed, \
+            "an installed panel shut down although the window stays open"
     finally:
         locker.execute("ROLLBACK")  # the database is back
         locker.close()

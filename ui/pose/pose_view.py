@@ -474,6 +474,7 @@ class PoseView(QWidget):
         for record in records:
             log.append(record)
         self.run_kind, self.run_params, self._notes = kind, params, ""
+        self._show_run_controls(kind, params)
         self._scene_serial += 1  # a run's pending 3D set-up must not replace this scene
         self._update_start = None
         self.template, self.source = template, source
@@ -490,6 +491,28 @@ class PoseView(QWidget):
         self.exports.update_actions()
         self.library.update_actions()
         self.say(f"{name}: {kind} of {source.name}, {len(records)} steps (replay)")
+
+    def _show_run_controls(self, kind: str, params: dict) -> None:
+        """Set the controls to what a replayed run used, where they can show it: its kind,
+        its source when listed (a synthetic view, a project image or a file), seed,
+        hypotheses, steps and objective; Run then runs it again."""
+        index = self.kind_combo.findData(kind)
+        if index >= 0:
+            self.kind_combo.setCurrentIndex(index)
+        source = params.get("source")
+        if source not in (SYNTHETIC, "image", "file"):  # (an evaluation's view: kind only)
+            return
+        found = self.source_combo.findData(source_key(source, params.get("arg")))
+        if found >= 0:
+            self.source_combo.setCurrentIndex(found)
+        for key, spin in (("seed", self.seed_spin), ("k", self.k_spin),
+                          ("steps", self.steps_spin)):
+            value = params.get(key)
+            if isinstance(value, int) and (value > 0 or key == "seed" and value == 0):
+                spin.setValue(value)
+        objective = params.get("objective")
+        if isinstance(objective, str) and self.objective_combo.findText(objective) >= 0:
+            self.objective_combo.setCurrentText(objective)
 
     def toggle_pause(self) -> None:
         if self.state == RUNNING:
