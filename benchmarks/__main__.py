@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from "
                      f"{', '.join(BENCHMARKS)}")
+    from app.qt_platform import choose_platform
+
+    choose_platform(os.environ)  # the native 3D views need X11 (XWayland on Wayland)
     if NEEDS_DISPLAY & set(names) and not os.environ.get("DISPLAY"):
         if shutil.which("xvfb-run") is None:
             print("no display and no xvfb-run: install Xvfb (packaging/setup.sh does)",

@@ -18,6 +18,9 @@ def pytest_configure(config) -> None:
     os.environ.setdefault("CORRSTUDIO_DATA_DIR", str(base / "data"))
     os.environ.setdefault("CORRSTUDIO_SETTINGS_DIR", str(base / "settings"))
     os.environ.setdefault("QT_API", "pyside6")
+    from app.qt_platform import choose_platform
+
+    choose_platform(os.environ)  # the native 3D views need X11 (XWayland on Wayland)
 
 
 @pytest.fixture(scope="session")

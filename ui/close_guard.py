@@ -34,8 +34,9 @@ def lost_message(n: int, problem: str) -> str:
 
 def confirm_close(parent: QWidget, queues: Iterable[PendingEdits | None],
                   ask: bool) -> bool:
-    """True when the window may close: nothing waits, the user chose *Close anyway*, or
-    ``ask`` is False (the loss is then reported on stderr)."""
+    """True when the window may close: nothing waits, the user chose *Close and lose them*,
+    or ``ask`` is False (the loss is then reported on stderr). The queues are abandoned
+    then (no retry after the window is gone)."""
     queues = [q for q in queues if q is not None]
     n = waiting_edits(queues)
     if n == 0:
@@ -44,6 +45,7 @@ def confirm_close(parent: QWidget, queues: Iterable[PendingEdits | None],
     text = lost_message(n, problem)
     if not ask:
         print(f"CorrStudio: {text}", file=sys.stderr, flush=True)
+        _abandon(queues)
         return True
     box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved changes", text,
                       QMessageBox.StandardButton.NoButton, parent)
@@ -52,4 +54,12 @@ def confirm_close(parent: QWidget, queues: Iterable[PendingEdits | None],
     box.addButton("Close and lose them", QMessageBox.ButtonRole.DestructiveRole)
     box.setDefaultButton(keep)
     box.exec()
-    return box.clickedButton() is not None and box.clickedButton() is not keep
+    if box.clickedButton() is None or box.clickedButton() is keep:
+        return False
+    _abandon(queues)
+    return True
+
+
+def _abandon(queues: list[PendingEdits]) -> None:
+    for q in queues:
+        q.abandon()

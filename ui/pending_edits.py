@@ -148,6 +148,19 @@ class PendingEdits(QObject):
                           f"(no reply within {self.sync_wait_s:g} s); still trying")
         return Outcome.QUEUED
 
+    def abandon(self) -> int:
+        """Give up the waiting edits (the window closes and the user chose to lose them):
+        no more retries, and an attempt still running is not followed by the rest.
+        Returns how many were dropped."""
+        self._timer.stop()
+        dropped = len(self._queue)
+        self._queue.clear()
+        if self._attempt is not None:
+            self._attempt.handled = True  # its result is not reported
+            self._attempt = None
+        self.problem, self.attempts, self.next_retry_s = "", 0, None
+        return dropped
+
     def retry_now(self) -> None:
         """Try the oldest waiting edit now (no-op while an attempt is running)."""
         self._timer.stop()

@@ -34,6 +34,7 @@ def render_view_image(plotter: QtInteractor) -> QImage | None:
     grabber.SetInput(ren_win)
     grabber.SetInputBufferTypeToRGB()
     grabber.ReadFrontBufferOff()  # the frame just rendered (the back buffer)
+    grabber.ShouldRerenderOff()  # (rendered just above)
     grabber.Update()
     data = grabber.GetOutput()
     w, h, _ = data.GetDimensions()
@@ -52,8 +53,9 @@ def grab_widget(widget: QWidget) -> QPixmap:
     painter = QPainter(pixmap)
     try:
         for view in views:
-            if not view.isVisible():
-                continue
+            if not view.isVisible() or (view is not widget and
+                                        view.window() is not widget.window()):
+                continue  # (a view in a floating dock: not in widget's picture)
             image = render_view_image(view)
             if image is None:
                 continue

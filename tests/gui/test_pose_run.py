@@ -247,6 +247,30 @@ def test_closing_the_dock_or_window_cancels_the_run(qtbot, main_window, project_
     assert not view.worker.thread_alive()
 
 
+def test_floating_the_dock_mid_run_keeps_the_3d_view_drawing(qtbot, main_window,
+                                                             project_copy, artifacts_dir):
+    """The 3D view is a native window: floating the dock out of the main window and back
+    mid-run moves it along, and it keeps drawing the run's steps."""
+    w = main_window
+    view = _open_pose(qtbot, w, project_copy)
+    log = _start(qtbot, view, steps=400)
+    qtbot.waitUntil(lambda: any(r.stage == "refine" for r in log), timeout=60000)
+    for floating in (True, False):
+        w.pose_dock.setFloating(floating)
+        qtbot.waitExposed(w.pose_dock)
+        w.pose_dock.raise_()  # back in its tab group: the user picks its tab
+        frames = view.scene3d.frames
+        qtbot.waitUntil(lambda f=frames: view.scene3d.frames >= f + 3, timeout=10000)
+        name = "floating" if floating else "docked_again"
+        _save(w.pose_dock, artifacts_dir / f"pose_dock_{name}.png")
+        img = load_rgb(artifacts_dir / f"pose_dock_{name}.png")
+        assert region_of_color(img, BACKGROUND) is not None, f"3D view blank ({name})"
+        assert count_palette_pixels(img, (0, 0, img.shape[0], img.shape[1]),
+                                    SET_PALETTE) > 50, f"no points drawn ({name})"
+    with qtbot.waitSignal(view.run_finished, timeout=10000):
+        view.stop()
+
+
 def test_diverging_and_fast_runs(qtbot, main_window, project_copy):
     """A run whose engine raises RefinementDiverged stops and says at which step; a stream
     of steps faster than the views can draw is coalesced (at most ~30 updates a second,

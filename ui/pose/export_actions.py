@@ -137,8 +137,8 @@ class PoseExports(QObject):
                            restore, folder, gif=gif, parent=view.window() if dialog else None)
         export.finished.connect(self._done)
         self.current = export
-        # offscreen: the figures are drawn from the views, but the screen keeps the shown
-        # step (and the window is not recomposed for every exported step)
+        # the figures are drawn from the views: the 2D side offscreen (the screen keeps the
+        # shown step), the 3D view's native window shows each exported step as it renders
         view.splitter.setUpdatesEnabled(False)
         view.run_action.setEnabled(False)
         self.update_actions()

@@ -76,7 +76,7 @@ class LossPlot(pg.PlotWidget):
             self.set_cursor(self._cursor)
             self._cursor = None
         # pyqtgraph's deferred work (ranges, transforms) now: done while painting, it asks
-        # for a second repaint, which the window composes at once, again
+        # for a second repaint of the window, at once
         self.scene().prepareForPaint()
 
     def _sync_boxes(self) -> None:

@@ -474,7 +474,7 @@ class PoseView(QWidget):
         for record in records:
             log.append(record)
         self.run_kind, self.run_params, self._notes = kind, params, ""
-        self._show_run_controls(kind, params)
+        missing = self._show_run_controls(kind, params)
         self._scene_serial += 1  # a run's pending 3D set-up must not replace this scene
         self._update_start = None
         self.template, self.source = template, source
@@ -490,29 +490,36 @@ class PoseView(QWidget):
         self.plot.request(log.snapshot, cursor=len(log) - 1)
         self.exports.update_actions()
         self.library.update_actions()
-        self.say(f"{name}: {kind} of {source.name}, {len(records)} steps (replay)")
+        self.say(f"{name}: {kind} of {source.name}, {len(records)} steps (replay"
+                 + (f"; the controls show its settings, but {missing})" if missing else ")"))
 
     def _show_run_controls(self, kind: str, params: dict) -> None:
         """Set the controls to what a replayed run used, where they can show it: its kind,
-        its source when listed (a synthetic view, a project image or a file), seed,
-        hypotheses, steps and objective; Run then runs it again."""
+        its source (a synthetic view, a file, or a project image when listed), seed,
+        hypotheses, steps and objective; Run then runs it again. Returns what could not be
+        set ("" when everything was)."""
         index = self.kind_combo.findData(kind)
         if index >= 0:
             self.kind_combo.setCurrentIndex(index)
-        source = params.get("source")
+        source, arg = params.get("source"), params.get("arg")
         if source not in (SYNTHETIC, "image", "file"):  # (an evaluation's view: kind only)
-            return
-        found = self.source_combo.findData(source_key(source, params.get("arg")))
-        if found >= 0:
-            self.source_combo.setCurrentIndex(found)
+            return ""
+        missing = ""
+        if source == "file" and arg:
+            self.select_source("file", arg)
+        elif not self.select_source(source, arg if source == "image" else None):
+            missing = "its project image is not listed here"
         for key, spin in (("seed", self.seed_spin), ("k", self.k_spin),
                           ("steps", self.steps_spin)):
             value = params.get(key)
-            if isinstance(value, int) and (value > 0 or key == "seed" and value == 0):
+            if key == "steps" and kind in (SEARCH, TTP):
+                continue  # (no refinement steps: the control keeps its value)
+            if isinstance(value, int) and spin.minimum() <= value <= spin.maximum():
                 spin.setValue(value)
         objective = params.get("objective")
         if isinstance(objective, str) and self.objective_combo.findText(objective) >= 0:
             self.objective_combo.setCurrentText(objective)
+        return missing
 
     def toggle_pause(self) -> None:
         if self.state == RUNNING:
