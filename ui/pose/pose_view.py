@@ -493,7 +493,7 @@ class PoseView(QWidget):
         self.say(f"{name}: {kind} of {source.name}, {len(records)} steps (replay"
                  + (f"; the controls show its settings, but {missing})" if missing else ")"))
 
-    def _show_run_controls(self, kind: str, params: dict) -> None:
+    def _show_run_controls(self, kind: str, params: dict) -> str:
         """Set the controls to what a replayed run used, where they can show it: its kind,
         its source (a synthetic view, a file, or a project image when listed), seed,
         hypotheses, steps and objective; Run then runs it again. Returns what could not be
@@ -505,8 +505,9 @@ class PoseView(QWidget):
         if source not in (SYNTHETIC, "image", "file"):  # (an evaluation's view: kind only)
             return ""
         missing = ""
-        if source == "file" and arg:
-            self.select_source("file", arg)
+        if source == "file":
+            if arg:
+                self.select_source("file", arg)  # (listed now if it was not)
         elif not self.select_source(source, arg if source == "image" else None):
             missing = "its project image is not listed here"
         for key, spin in (("seed", self.seed_spin), ("k", self.k_spin),
