@@ -254,3 +254,43 @@ def test_store_errors_are_reported_and_nothing_saved_is_lost(qtbot, main_window,
     assert errors[-1][0] == "No annotator"
     assert image_keypoints(store, image_id) == before
     assert main_window.isVisible()
+
+
+def test_edits_are_drawn_from_the_write_without_a_read_on_the_gui_thread(
+        qtbot, main_window, image_project, monkeypatch):
+    """After the first point of a set (the set is new: read once), an edit's point is drawn
+    from what the write returned: no read of the image's points on the GUI thread."""
+    import threading
+
+    import ui.image_annotation.controller as controller_module
+
+    project, image_id = image_project
+    ui = _open(qtbot, main_window, project, image_id)
+    view, ann = main_window.image_view, main_window.annotation
+    ann.select_set(3)
+    _click(qtbot, view, 120.0, 90.0)
+    assert _stored(main_window, image_id, 3)[2] == "visible"
+
+    gui_reads: list[int] = []
+    real = controller_module.image_keypoints
+
+    def counted(store, image):
+        if threading.current_thread() is threading.main_thread():
+            gui_reads.append(image)
+        return real(store, image)
+
+    monkeypatch.setattr(controller_module, "image_keypoints", counted)
+    ann.select_set(3)
+    assert ui.controller.set_state("occluded")
+    _drag(qtbot, view, (120.0, 90.0), (160.0, 110.0))
+    qtbot.waitUntil(lambda: _near(_stored(main_window, image_id, 3), 160.0, 110.0, view),
+                    timeout=5000)
+    stored = _stored(main_window, image_id, 3)
+    marker = ui.markers.markers[_set_id(main_window, 3)]
+    assert marker.state == "occluded" == stored[2]
+    assert marker.pos().x() == pytest.approx(stored[0])
+    assert marker.pos().y() == pytest.approx(stored[1])
+    assert ui.controller.point_of_number(3).record.version == \
+        next(r.version for r in real(main_window.controller.store, image_id)
+             if r.set_id == _set_id(main_window, 3))
+    assert gui_reads == [], "the image's points were read on the GUI thread after an edit"

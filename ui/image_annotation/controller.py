@@ -8,9 +8,11 @@ Every edit is committed when it is made, through a
 :class:`~ui.pending_edits.PendingEdits` queue (off the GUI thread, in order, waiting
 through a lost database); once committed its undo step is pushed on the project's
 ``undo_stack`` (the one Edit > Undo drives) as a :class:`~ui.undo_commands.ChangeCommand`
-whose reverter is an :class:`~ui.image_annotation.lookups.ImagePointReverter`. A conflict
-or another store error is reported through the :class:`~ui.error_reporter.ErrorReporter`
-and the drawn points are re-read, so what is shown is what is stored.
+whose reverter is an :class:`~ui.image_annotation.lookups.ImagePointReverter`. The drawn
+points then follow the stored row the edit returned (read in the write's worker thread, not
+again on the GUI thread). A conflict or another store error is reported through the
+:class:`~ui.error_reporter.ErrorReporter` and the drawn points are re-read, so what is
+shown is what is stored.
 
 The controller never touches widgets: views listen to its signals.
 """
@@ -82,6 +84,7 @@ class ImageAnnotationController(QObject):
         self.writes = PendingEdits(self)
         self.image: ImageInfo | None = None
         self.points: list[ImagePoint] = []  # drawn: the annotator's (everyone's without one)
+        self._stored: list[ImagePoint] = []  # the image's points, every annotator's
         self._index: SetIndex = {}
         self._index_key: tuple[str, str] | None = None  # (project target, category)
         self._workers: list = []
@@ -275,7 +278,8 @@ class ImageAnnotationController(QObject):
             self.undo_stack.push(ChangeCommand(edit.text, reverter, [change], self.refresh,
                                                self._undo_failed, stack=self.undo_stack,
                                                blocked=self._undo_blocked))
-        self.refresh()
+        if not (isinstance(change, ImagePointChange) and self._show_change(change)):
+            self.refresh()
 
     def _on_rejected(self, edit: PendingEdit, exc: BaseException) -> None:
         if isinstance(exc, Skipped):
@@ -305,11 +309,32 @@ class ImageAnnotationController(QObject):
             self._index_key = key
         return self._index
 
+    def _show_change(self, change: ImagePointChange) -> bool:
+        """Show a committed edit's point as the edit returned it, without reading the
+        database on the GUI thread; False when that cannot be done here (another image is
+        shown, or the point's set is new to this window: read then)."""
+        if self.image is None or int(change.image_id) != int(self.image.id) or \
+                self._index_key != (self.project.target or "", self.image.category):
+            return False
+        set_id = int(change.set_id)
+        if set_id not in self._index:
+            return False
+        points = [p for p in self._stored if p.set_id != set_id]
+        if change.after is not None:
+            points.append(ImagePoint(change.after, *self._index[set_id]))
+        self._show(sorted(points, key=lambda p: p.set_id))  # (the store's order)
+        return True
+
+    def _show(self, points: list[ImagePoint]) -> None:
+        self._stored = points
+        name = self.annotation.annotator
+        self.points = [p for p in points if name is None or p.annotator == name]
+        self.points_changed.emit(list(self.points))
+
     def refresh(self) -> None:
-        """Re-read the image's points (after an edit, undo, or a new annotator)."""
+        """Re-read the image's points (an undo, another annotator, a failed edit)."""
         if self.image is None or self.store is None:
-            self.points = []
-            self.points_changed.emit([])
+            self._show([])
             return
         try:
             records = image_keypoints(self.store, self.image.id)
@@ -320,9 +345,7 @@ class ImageAnnotationController(QObject):
         except Exception as exc:  # the database is away: keep the last view
             self.status.emit(f"Cannot read the image's points: {exc}")
             return
-        name = self.annotation.annotator
-        self.points = [p for p in points if name is None or p.annotator == name]
-        self.points_changed.emit(list(self.points))
+        self._show(points)
 
     def _advance(self, announce: bool = True) -> None:
         """Go to the annotator's next set with nothing on this image (placed, occluded or
@@ -330,8 +353,8 @@ class ImageAnnotationController(QObject):
         name = self.annotation.annotator
         if name is None or self.image is None or self.writes.outage:
             return
-        try:
-            numbers = sorted(annotator_sets(self._set_index(refresh=True), name))
+        try:  # (the sets this window knows: a set made by an edit is read with its point)
+            numbers = sorted(annotator_sets(self._set_index(), name))
         except Exception:
             return
         done = {p.number for p in self.points if p.annotator == name}
