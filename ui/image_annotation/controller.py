@@ -147,6 +147,7 @@ class ImageAnnotationController(QObject):
         if info is None and self.image is None:
             return
         self.image = info
+        self._index_key = None  # the category's sets are read again with the image's points
         self.image_changed.emit(info)
         self.refresh()
         if info is not None:
