@@ -242,12 +242,7 @@ class AnnotationController(QObject):
                 kind: str) -> Outcome:
         edit = PendingEdit(text, run, target=self.store.target,
                            context=_EditInfo(self.editor, self.scene.info.id, number, kind))
-        outcome = self.writes.submit(edit)
-        if outcome is Outcome.QUEUED:
-            n = self.writes.count
-            self.status.emit(f"{text}: waiting for the database ({n} change"
-                             f"{'s' if n != 1 else ''} waiting)")
-        return outcome
+        return self.writes.submit_and_note(edit, self.status.emit)
 
     def _on_applied(self, edit: PendingEdit, change: KeypointChange) -> None:
         info = edit.context

@@ -161,6 +161,17 @@ class PendingEdits(QObject):
         self.problem, self.attempts, self.next_retry_s = "", 0, None
         return dropped
 
+    def submit_and_note(self, edit: PendingEdit, say: Callable[[str], None],
+                        noun: str = "change") -> Outcome:
+        """:meth:`submit`; when the edit has to wait, ``say`` (a status line) how many
+        ``noun`` s wait."""
+        outcome = self.submit(edit)
+        if outcome is Outcome.QUEUED:
+            n = self.count
+            say(f"{edit.text}: waiting for the database ({n} {noun}{'s' if n != 1 else ''} "
+                "waiting)")
+        return outcome
+
     def retry_now(self) -> None:
         """Try the oldest waiting edit now (no-op while an attempt is running)."""
         self._timer.stop()

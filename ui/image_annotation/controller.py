@@ -264,12 +264,7 @@ class ImageAnnotationController(QObject):
         edit = PendingEdit(text, run, target=self.project.target or "",
                            context=_EditInfo(self.annotation.editor, self.image.id, number,
                                              kind))
-        outcome = self.writes.submit(edit)
-        if outcome is Outcome.QUEUED:
-            n = self.writes.count
-            self.status.emit(f"{text}: waiting for the database ({n} image change"
-                             f"{'s' if n != 1 else ''} waiting)")
-        return outcome
+        return self.writes.submit_and_note(edit, self.status.emit, "image change")
 
     def _on_applied(self, edit: PendingEdit, change: ImagePointChange) -> None:
         info = edit.context
